@@ -1,0 +1,31 @@
+/**
+ * The public plugin API. Plugins import from this file only.
+ *
+ * @module
+ */
+export { definePlugin } from "./core/plugin.ts";
+export type {
+  EncodedCommand,
+  LotCommand,
+  LotEventDraft,
+  NativeMessage,
+  Plugin,
+  PluginContext,
+} from "./core/plugin.ts";
+export type { CanonicalLotEvent, LotEventType, ParentLot } from "./core/canonical_event.ts";
+export { PluginError } from "./core/errors.ts";
+export { REC20_UNITS, toRec20 } from "./core/units.ts";
+export { isoToUtc, msJsonDateToIso, sapDateTimeToIso, zonedToUtc } from "./core/time.ts";
+export type { Logger } from "./core/logger.ts";
+export type {
+  ConsumeOperation,
+  ErpSimulator,
+  LotOperation,
+  MergeOperation,
+  ProduceOperation,
+  ReceiveOperation,
+  ReverseOperation,
+  SimulationContext,
+  SplitOperation,
+  StageOperation,
+} from "./core/simulation.ts";
