@@ -1,0 +1,75 @@
+import type { ErrorCode, Stage } from "../core/errors.ts";
+import type { Logger } from "../core/logger.ts";
+import { type Counter, type Histogram, Registry } from "../core/metrics.ts";
+
+/** Forward latency buckets (seconds), receipt at the edge to JetStream ack. */
+const LATENCY_BUCKETS = [
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.02,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  5,
+  30,
+  300,
+  3600,
+];
+
+/** The edge's metrics; every error is one log line plus one `errors_total{code,stage}`. */
+export class EdgeMetrics {
+  readonly registry = new Registry();
+  readonly received: Counter = this.registry.counter(
+    "plantgate_edge_received_total",
+    "MQTT messages received from the plant broker.",
+  );
+  readonly decoded: Counter = this.registry.counter(
+    "plantgate_edge_decoded_total",
+    "Canonical events decoded from native messages.",
+  );
+  readonly buffered: Counter = this.registry.counter(
+    "plantgate_edge_buffered_total",
+    "Canonical events committed to the buffer.",
+  );
+  readonly duplicates: Counter = this.registry.counter(
+    "plantgate_edge_duplicates_total",
+    "Duplicates absorbed, by where (buffer: seen eventId; jetstream: Nats-Msg-Id dedupe).",
+  );
+  readonly forwarded: Counter = this.registry.counter(
+    "plantgate_edge_forwarded_total",
+    "Events acknowledged by JetStream.",
+  );
+  readonly deadLettered: Counter = this.registry.counter(
+    "plantgate_edge_dead_lettered_total",
+    "Messages kept as dead letters, by code and stage.",
+  );
+  readonly ignored: Counter = this.registry.counter(
+    "plantgate_edge_ignored_total",
+    "Native messages a plugin deliberately mapped to no event.",
+  );
+  readonly errors: Counter = this.registry.counter(
+    "plantgate_edge_errors_total",
+    "Errors by stable code and stage.",
+  );
+  readonly forwardLatency: Histogram = this.registry.histogram(
+    "plantgate_edge_forward_latency_seconds",
+    "Edge receipt to JetStream ack.",
+    LATENCY_BUCKETS,
+  );
+
+  /** Logs one line and counts one error: the single way errors are reported. */
+  error(
+    log: Logger,
+    code: ErrorCode,
+    stage: Stage,
+    message: string,
+    fields: Record<string, unknown> = {},
+  ): void {
+    this.errors.inc({ code, stage });
+    log.warn(message, { code, stage, ...fields });
+  }
+}

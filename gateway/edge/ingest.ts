@@ -1,0 +1,149 @@
+import { errorMessage, PlantgateError } from "../core/errors.ts";
+import type { Logger } from "../core/logger.ts";
+import { type BoundPlugin, decodeNative } from "../core/plugin_runtime.ts";
+import type { InboundMessage } from "../io/mqtt_subscriber.ts";
+import type { Buffer, Intake } from "./buffer.ts";
+import type { EdgeMetrics } from "./edge_metrics.ts";
+
+/** One configured source: a topic, the plugin bound to it and the JetStream subject. */
+export interface Source {
+  topic: string;
+  subject: string;
+  bound: BoundPlugin;
+}
+
+/** Options of {@linkcode Ingest}. */
+export interface IngestOptions {
+  /** Larger payloads are dead-lettered (first bytes kept). Default 1 MiB. */
+  maxPayloadBytes?: number;
+  /** Fractions of the buffer's maxBytes at which a warning is logged. Default [0.5, 0.8]. */
+  warnAt?: number[];
+  log: Logger;
+  metrics: EdgeMetrics;
+  /** Called after every successful commit (wakes the forwarder). */
+  onCommitted?: () => void;
+}
+
+/**
+ * Turns a batch of MQTT messages into one buffer commit: decode each with its source's plugin,
+ * keep failures as dead letters, commit all in one fsync'd transaction. Resolves only after the
+ * commit, so the subscriber acknowledges only what is on disk; throws (and so withholds every
+ * ack of the batch) when the buffer cannot take it.
+ */
+export class Ingest {
+  readonly #buffer: Buffer;
+  readonly #sources: Map<string, Source>;
+  readonly #options: IngestOptions;
+  readonly #maxPayload: number;
+  #warnedLevel = 0;
+  #lastFailure: PlantgateError | undefined;
+
+  constructor(buffer: Buffer, sources: Source[], options: IngestOptions) {
+    this.#buffer = buffer;
+    this.#sources = new Map(sources.map((s) => [s.topic, s]));
+    this.#options = options;
+    this.#maxPayload = options.maxPayloadBytes ?? 1024 * 1024;
+  }
+
+  /** The error of the last failed commit, cleared by the next successful one. */
+  get lastFailure(): PlantgateError | undefined {
+    return this.#lastFailure;
+  }
+
+  /** The batch handler for the MQTT subscriber. */
+  handle = (batch: InboundMessage[]): Promise<void> => {
+    const { metrics, log } = this.#options;
+    const intakes: Intake[] = [];
+    for (const message of batch) {
+      metrics.received.inc();
+      intakes.push(this.#decode(message));
+    }
+    try {
+      const result = this.#buffer.commit(intakes);
+      this.#lastFailure = undefined;
+      metrics.buffered.inc({}, result.stored);
+      if (result.duplicates) metrics.duplicates.inc({ where: "buffer" }, result.duplicates);
+      for (const intake of intakes) {
+        if (intake.kind === "dead") {
+          metrics.deadLettered.inc({ code: intake.code, stage: intake.stage });
+          metrics.error(
+            log,
+            intake.code,
+            intake.stage,
+            `Dead-lettered message: ${intake.message}`,
+            {
+              topic: intake.topic,
+              field: intake.field,
+            },
+          );
+        }
+      }
+      this.#warnIfFilling();
+      this.#options.onCommitted?.();
+      return Promise.resolve();
+    } catch (error) {
+      const failure = error instanceof PlantgateError
+        ? error
+        : new PlantgateError("buffer_write_failed", errorMessage(error), { cause: error });
+      if (this.#lastFailure?.code !== failure.code) {
+        metrics.error(log, failure.code, "buffer", failure.message, { messages: batch.length });
+      } else {
+        metrics.errors.inc({ code: failure.code, stage: "buffer" });
+      }
+      this.#lastFailure = failure;
+      return Promise.reject(failure);
+    }
+  };
+
+  #decode(message: InboundMessage): Intake {
+    const receivedAt = message.receivedAt.getTime();
+    const source = this.#sources.get(message.topic);
+    if (!source) {
+      return {
+        kind: "dead",
+        topic: message.topic,
+        stage: "ingest",
+        code: "no_source_for_topic",
+        message: `no source configured for topic "${message.topic}"`,
+        raw: message.payload.subarray(0, this.#maxPayload),
+        rawSize: message.payload.byteLength,
+        receivedAt,
+      };
+    }
+    const outcome = decodeNative(source.bound, {
+      topic: message.topic,
+      payload: message.payload,
+      observedAt: message.receivedAt,
+    }, { maxPayloadBytes: this.#maxPayload });
+    if (outcome.ok) {
+      this.#options.metrics.decoded.inc({}, outcome.events.length);
+      if (outcome.events.length === 0) this.#options.metrics.ignored.inc();
+      return { kind: "events", subject: source.subject, events: outcome.events };
+    }
+    return {
+      kind: "dead",
+      topic: message.topic,
+      stage: outcome.stage,
+      code: outcome.code,
+      message: outcome.message,
+      ...(outcome.field ? { field: outcome.field } : {}),
+      raw: message.payload.subarray(0, this.#maxPayload),
+      rawSize: message.payload.byteLength,
+      receivedAt,
+    };
+  }
+
+  #warnIfFilling(): void {
+    const levels = this.#options.warnAt ?? [0.5, 0.8];
+    const ratio = this.#buffer.usedBytes / this.#buffer.maxBytes;
+    const level = levels.filter((l) => ratio >= l).length;
+    if (level > this.#warnedLevel) {
+      this.#options.log.warn("Buffer is filling up", {
+        usedBytes: this.#buffer.usedBytes,
+        maxBytes: this.#buffer.maxBytes,
+        ratio: Number(ratio.toFixed(3)),
+      });
+    }
+    this.#warnedLevel = level;
+  }
+}

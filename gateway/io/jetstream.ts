@@ -1,0 +1,133 @@
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { type JetStreamManager, jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
+import { backoffDelay } from "../core/backoff.ts";
+import { errorMessage, PlantgateError } from "../core/errors.ts";
+import type { Logger } from "../core/logger.ts";
+
+const SECOND_NS = 1_000_000_000;
+
+/**
+ * The JetStream streams of the design. The central role creates or updates them at start-up;
+ * the edge only checks that they exist (least privilege).
+ */
+export const STREAMS: readonly (Partial<StreamConfig> & { name: string })[] = [
+  { name: "LOT_EVENTS", subjects: ["lots.events.>"] },
+  { name: "LOT_COMMANDS", subjects: ["lots.commands.>"] },
+  { name: "JOB_EVENTS", subjects: ["jobs.events.>"] },
+  { name: "JOB_COMMANDS", subjects: ["jobs.commands.>"] },
+  { name: "DEAD_LETTERS", subjects: ["dlq.>"] },
+].map((s) => ({
+  ...s,
+  // Dedupe of Nats-Msg-Id: covers forwarder retries across outages up to an hour; the centre
+  // is idempotent by event id beyond that.
+  duplicate_window: 3600 * SECOND_NS,
+}));
+
+/** Subject of a plant/system's lot events. */
+export function lotEventsSubject(plantId: string, system: string): string {
+  return `lots.events.${plantId}.${system}`;
+}
+
+/** Subject of an edge's dead letters. */
+export function edgeDeadLetterSubject(plantId: string): string {
+  return `dlq.edge.${plantId}`;
+}
+
+/** Connection options shared by edge and centre. */
+export interface NatsConnectOptions {
+  servers: string[];
+  name: string;
+  token?: string;
+  user?: string;
+  pass?: string;
+  log?: Logger;
+  /** Stops the first-connect retries. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Connects to NATS, retrying the first connect with backoff until it succeeds or `signal`
+ * aborts (so a role can start while the centre is down), then reconnecting forever. Logs each
+ * status change once.
+ */
+export async function connectNats(options: NatsConnectOptions): Promise<NatsConnection> {
+  const log = options.log;
+  for (let attempt = 0;; attempt++) {
+    options.signal?.throwIfAborted();
+    try {
+      const nc = await connect({
+        servers: options.servers,
+        name: options.name,
+        token: options.token,
+        user: options.user,
+        pass: options.pass,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 500,
+        reconnectJitter: 250,
+        pingInterval: 10_000,
+      });
+      if (log) watchStatus(nc, log);
+      return nc;
+    } catch (error) {
+      if (attempt === 0) {
+        log?.warn("Cannot connect to NATS yet; retrying", {
+          code: "nats_connection",
+          error: errorMessage(error),
+        });
+      }
+      await abortableDelay(
+        backoffDelay(attempt, { initialMs: 250, maxMs: 10_000 }),
+        options.signal,
+      );
+    }
+  }
+}
+
+function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      signal?.removeEventListener("abort", done);
+      clearTimeout(timer);
+      if (signal?.aborted) reject(signal.reason);
+      else resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+async function watchStatus(nc: NatsConnection, log: Logger): Promise<void> {
+  for await (const s of nc.status()) {
+    if (s.type === "disconnect") log.warn("NATS connection lost", { code: "nats_connection" });
+    else if (s.type === "reconnect") log.info("NATS connection restored", { server: s.server });
+  }
+}
+
+/** Creates or updates every stream of {@linkcode STREAMS} (idempotent). */
+export async function ensureStreams(jsm: JetStreamManager): Promise<void> {
+  for (const config of STREAMS) {
+    try {
+      await jsm.streams.info(config.name);
+      await jsm.streams.update(config.name, config);
+    } catch (error) {
+      if (!/stream not found/i.test(String(error))) throw error;
+      await jsm.streams.add(config);
+    }
+  }
+}
+
+/** Throws `stream_not_found` naming the first missing stream. */
+export async function checkStreams(nc: NatsConnection, names: string[]): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  for (const name of names) {
+    try {
+      await jsm.streams.info(name);
+    } catch (error) {
+      throw new PlantgateError(
+        "stream_not_found",
+        `Stream "${name}" is not available (the central role creates it): ${error}`,
+        { cause: error },
+      );
+    }
+  }
+}

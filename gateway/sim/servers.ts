@@ -1,0 +1,172 @@
+/**
+ * Private Mosquitto and NATS (JetStream) servers on ephemeral loopback ports, for the demo,
+ * the tests and the benchmarks. Each server keeps its data under its own folder, so it can be
+ * stopped, killed and started again on the same port with its state (fault injection).
+ *
+ * @module
+ */
+
+/** A private server process. `await using` stops it and removes nothing but the process. */
+export interface PrivateServer extends AsyncDisposable {
+  readonly name: string;
+  readonly port: number;
+  /** `mqtt://127.0.0.1:<port>` or `nats://127.0.0.1:<port>`. */
+  readonly url: string;
+  /** Folder holding its config, data and log. */
+  readonly dir: string;
+  /** PID of the running process, or undefined while stopped. */
+  readonly pid: number | undefined;
+  /** Starts it again (same port, same data) after stop() or kill(). */
+  start(): Promise<void>;
+  /** Graceful stop (SIGTERM); Mosquitto saves its persistence file. */
+  stop(): Promise<void>;
+  /** Hard kill (SIGKILL). */
+  kill(): Promise<void>;
+}
+
+/** Options of {@linkcode startMosquitto}. */
+export interface MosquittoOptions {
+  /** Folder for config, persistence and log. Default: a new temporary folder. */
+  dir?: string;
+  /** Port. Default: a free ephemeral port. */
+  port?: number;
+  /** Extra mosquitto.conf lines (e.g. `max_queued_messages 1000`). */
+  extraConfig?: string[];
+}
+
+/** Options of {@linkcode startNats}. */
+export interface NatsOptions {
+  /** Folder for the JetStream store and log. Default: a new temporary folder. */
+  dir?: string;
+  /** Port. Default: a free ephemeral port. */
+  port?: number;
+}
+
+/** A free TCP port on 127.0.0.1 (bound and released, so a tiny race is possible). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+async function waitForPort(port: number, child: Deno.ChildProcess, name: string, log: string) {
+  const deadline = Date.now() + 10_000;
+  let exited = false;
+  child.status.then(() => exited = true);
+  while (Date.now() < deadline) {
+    if (exited) break;
+    try {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      conn.close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  let tail = "";
+  try {
+    tail = (await Deno.readTextFile(log)).split("\n").slice(-10).join("\n");
+  } catch { /* no log yet */ }
+  throw new Error(`Cannot start ${name} on 127.0.0.1:${port}: not listening after 10 s\n${tail}`);
+}
+
+function managed(
+  name: string,
+  scheme: string,
+  port: number,
+  dir: string,
+  command: () => Deno.Command,
+  log: string,
+): PrivateServer {
+  let child: Deno.ChildProcess | undefined;
+  const halt = async (signal: Deno.Signal) => {
+    const c = child;
+    if (!c) return;
+    child = undefined;
+    try {
+      c.kill(signal);
+    } catch { /* already gone */ }
+    await c.status;
+  };
+  const server: PrivateServer = {
+    name,
+    port,
+    url: `${scheme}://127.0.0.1:${port}`,
+    dir,
+    get pid() {
+      return child?.pid;
+    },
+    async start() {
+      if (child) return;
+      child = command().spawn();
+      try {
+        await waitForPort(port, child, name, log);
+      } catch (error) {
+        await halt("SIGKILL");
+        throw error;
+      }
+    },
+    stop: () => halt("SIGTERM"),
+    kill: () => halt("SIGKILL"),
+    [Symbol.asyncDispose]: () => halt("SIGTERM"),
+  };
+  return server;
+}
+
+/** Starts a private Mosquitto 2 (MQTT v5) with persistence on. */
+export async function startMosquitto(options: MosquittoOptions = {}): Promise<PrivateServer> {
+  const dir = options.dir ?? await Deno.makeTempDir({ prefix: "plantgate-mosquitto-" });
+  await Deno.mkdir(dir, { recursive: true });
+  const port = options.port ?? freePort();
+  const conf = `${dir}/mosquitto.conf`;
+  const log = `${dir}/mosquitto.log`;
+  await Deno.writeTextFile(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      "allow_anonymous true",
+      "persistence true",
+      `persistence_location ${dir}/`,
+      "autosave_interval 1",
+      `log_dest file ${log}`,
+      "max_queued_messages 1000000",
+      "max_inflight_messages 0",
+      ...(options.extraConfig ?? []),
+      "",
+    ].join("\n"),
+  );
+  const server = managed(
+    "mosquitto",
+    "mqtt",
+    port,
+    dir,
+    () => new Deno.Command("mosquitto", { args: ["-c", conf], stdout: "null", stderr: "null" }),
+    log,
+  );
+  await server.start();
+  return server;
+}
+
+/** Starts a private nats-server with JetStream. */
+export async function startNats(options: NatsOptions = {}): Promise<PrivateServer> {
+  const dir = options.dir ?? await Deno.makeTempDir({ prefix: "plantgate-nats-" });
+  await Deno.mkdir(dir, { recursive: true });
+  const port = options.port ?? freePort();
+  const log = `${dir}/nats.log`;
+  const server = managed(
+    "nats-server",
+    "nats",
+    port,
+    dir,
+    () =>
+      new Deno.Command("nats-server", {
+        args: ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", `${dir}/jetstream`, "-l", log],
+        stdout: "null",
+        stderr: "null",
+      }),
+    log,
+  );
+  await server.start();
+  return server;
+}
