@@ -117,6 +117,8 @@ export interface PublishOptions {
   maxInFlight?: number;
   /** Called about every 500 ms with the number sent so far. */
   onProgress?: (sent: number) => void;
+  /** Called right before message `index` is published (latency measurements). */
+  onPublish?: (index: number) => void;
   signal?: AbortSignal;
   clientId?: string;
 }
@@ -149,6 +151,7 @@ export async function publishTraffic(
         if (wait > 1) await new Promise((r) => setTimeout(r, wait));
       }
       while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+      options.onPublish?.(i);
       const p = client.publishAsync(messages[i].topic, Buffer.from(messages[i].payload), {
         qos: 1,
       });

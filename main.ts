@@ -1,0 +1,180 @@
+/**
+ * plantgate command line. Parses arguments and wires roles together; nothing else.
+ *
+ * Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { loadEdgeConfig } from "./gateway/core/edge_config.ts";
+import { errorMessage, PlantgateError } from "./gateway/core/errors.ts";
+import { runFixtureDir } from "./gateway/core/fixtures.ts";
+import { createLogger, type LogLevel } from "./gateway/core/logger.ts";
+import { runBufferCommand } from "./gateway/edge/buffer_cli.ts";
+import { runDlqCommand } from "./gateway/edge/dlq_cli.ts";
+import { bindSources, Edge } from "./gateway/edge/edge.ts";
+import { loadPlugins } from "./gateway/edge/plugin_loader.ts";
+import { runDemo } from "./gateway/sim/demo.ts";
+import { runSimulateCommand } from "./gateway/sim/simulate_cli.ts";
+
+const USAGE = `plantgate — lot traceability edge gateway
+
+Usage: main.ts <command> [options]
+
+Commands:
+  edge -c <file>          run the edge role (MQTT -> plugins -> buffer -> JetStream)
+  simulate [options]      publish simulated native ERP traffic to a plant broker
+  buffer <subcommand>     inspect the edge buffer: stats, list, export, requeue, verify
+  dlq <subcommand>        dead letters: list, show, replay, purge
+  plugin test <name|path> run a plugin's golden fixtures
+  plugin list             list the built-in plugins
+  check-config <file>     validate an edge config without connecting anywhere
+  demo                    three plants, private servers, an outage, a summary
+
+Every command has --help. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.
+`;
+
+const encoder = new TextEncoder();
+
+function out(text: string): void {
+  Deno.stdout.writeSync(encoder.encode(text.endsWith("\n") ? text : text + "\n"));
+}
+
+function err(text: string): void {
+  Deno.stderr.writeSync(encoder.encode(text.endsWith("\n") ? text : text + "\n"));
+}
+
+/** Parses flags; unknown flags are a usage error naming the flag. */
+function flags<T extends Parameters<typeof parseArgs>[0]["options"]>(args: string[], options: T) {
+  return parseArgs({
+    args,
+    options: { help: { type: "boolean", short: "h" }, ...options },
+    allowPositionals: true,
+    strict: true,
+  });
+}
+
+async function edgeCommand(args: string[]): Promise<number> {
+  const { values } = flags(args, { config: { type: "string", short: "c" } });
+  if (values.help) {
+    out(`Usage: main.ts edge -c <edge.yaml>
+
+Runs the edge role until SIGINT/SIGTERM: subscribes to the plant broker (MQTT v5, QoS 1,
+persistent session), decodes with the configured plugins, commits every message to the
+fsync'd buffer before acknowledging it, and forwards events to JetStream.
+Options:
+  -c, --config <file>   edge config (default /etc/plantgate/edge.yaml)`);
+    return 0;
+  }
+  const config = await loadEdgeConfig(String(values.config ?? "/etc/plantgate/edge.yaml"));
+  const log = createLogger({ level: config.log.level as LogLevel });
+  const edge = new Edge(config, log);
+  await edge.start();
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
+  });
+  await edge.stop();
+  return 0;
+}
+
+async function checkConfigCommand(args: string[]): Promise<number> {
+  const { values, positionals } = flags(args, {});
+  if (values.help || positionals.length !== 1) {
+    (values.help ? out : err)(`Usage: main.ts check-config <edge.yaml>
+
+Validates the file against the schema (unknown keys, types, defaults), resolves secrets from
+the environment, loads the plugins and validates their options. Connects to nothing.`);
+    return values.help ? 0 : 2;
+  }
+  const config = await loadEdgeConfig(positionals[0]);
+  const sources = await bindSources(config, createLogger({ level: "error" }));
+  out(
+    `${positionals[0]}: ok (plant ${config.plantId}, ${sources.length} source(s): ${
+      sources.map((s) => `${s.topic} -> ${s.bound.plugin.name} -> ${s.subject}`).join(", ")
+    })`,
+  );
+  return 0;
+}
+
+async function pluginCommand(args: string[]): Promise<number> {
+  const { values, positionals } = flags(args, { fixtures: { type: "string" } });
+  const [sub, target] = positionals;
+  if (values.help || !sub || (sub === "test" && !target) || !["test", "list"].includes(sub)) {
+    (values.help ? out : err)(`Usage: main.ts plugin test <name|path> [--fixtures <dir>]
+       main.ts plugin list
+
+test: runs every golden fixture (plugins/<name>/fixtures/*.json, or <dir of path>/fixtures
+      for a site plugin) and prints PASS/FAIL per fixture; exit 1 if any fails.`);
+    return values.help ? 0 : 2;
+  }
+  const isPath = target?.includes("/") || target?.endsWith(".ts");
+  const plugins = await loadPlugins(isPath ? [target] : []);
+  if (sub === "list") {
+    for (const p of plugins.values()) out(`${p.name}\t${p.version}\t${p.description}`);
+    return 0;
+  }
+  const plugin = isPath ? [...plugins.values()].at(-1)! : plugins.get(target);
+  if (!plugin) {
+    err(
+      `No plugin named "${target}" (built-ins: ${[...plugins.keys()].join(", ")}; or give a path)`,
+    );
+    return 2;
+  }
+  const dir = values.fixtures
+    ? String(values.fixtures)
+    : isPath
+    ? target.replace(/[^/]*$/, "") + "fixtures"
+    : new URL(`./plugins/${plugin.name}/fixtures`, import.meta.url).pathname;
+  const results = await runFixtureDir(plugin, dir);
+  for (const r of results) {
+    out(`${r.pass ? "PASS" : "FAIL"}  ${r.file.split("/").at(-1)}  ${r.description}`);
+    if (r.problem) out(`      ${r.problem.replaceAll("\n", "\n      ")}`);
+  }
+  const failed = results.filter((r) => !r.pass).length;
+  out(`${results.length - failed} passed, ${failed} failed`);
+  return failed > 0 || results.length === 0 ? 1 : 0;
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  edge: edgeCommand,
+  simulate: runSimulateCommand,
+  buffer: (args) => runBufferCommand(args),
+  dlq: (args) => runDlqCommand(args),
+  plugin: pluginCommand,
+  "check-config": checkConfigCommand,
+  demo: runDemo,
+};
+
+/** Runs the command line and returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  if (!command || command === "--help" || command === "-h" || command === "help") {
+    (command ? out : err)(USAGE);
+    return command ? 0 : 2;
+  }
+  const run = COMMANDS[command];
+  if (!run) {
+    err(`Unknown command "${command}".\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await run(rest);
+  } catch (error) {
+    if (error instanceof PlantgateError) {
+      err(error.message);
+      return ["config_invalid", "plugin_load_failed"].includes(error.code) ? 2 : 1;
+    }
+    if (
+      error instanceof TypeError && /ERR_PARSE_ARGS/.test(String((error as { code?: string }).code))
+    ) {
+      err(`${error.message}\nRun "main.ts ${command} --help" for usage.`);
+      return 2;
+    }
+    err(`plantgate ${command} failed: ${errorMessage(error)}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
