@@ -58,6 +58,7 @@ export class Edge {
   #connecting: Promise<void> | undefined;
   #maintenance: number | undefined;
   #stopping = false;
+  #natsConnected = false;
   readonly #abort = new AbortController();
 
   constructor(config: EdgeConfig, log: Logger) {
@@ -126,7 +127,9 @@ export class Edge {
         pass: config.nats.password,
         log: this.#log.child({ component: "nats" }),
         signal: this.#abort.signal,
+        onStatus: (connected) => this.#natsConnected = connected,
       });
+      this.#natsConnected = true;
     } catch (error) {
       if (this.#stopping) return;
       this.metrics.error(
@@ -176,7 +179,7 @@ export class Edge {
       mqttConnected,
       bufferWritable: !failure,
       ...(failure ? { bufferProblem: failure.code } : {}),
-      centreReachable: this.#forwarder?.centreReachable ?? false,
+      centreReachable: this.#natsConnected && (this.#forwarder?.publishing ?? false),
       lastForwardAckAt: lastAck === null ? null : new Date(lastAck).toISOString(),
       backlog: stats.backlog,
       oldestUnsentAgeSeconds: stats.oldestReceivedAt === null

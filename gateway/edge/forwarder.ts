@@ -56,7 +56,6 @@ export class Forwarder {
   #inFlight = 0;
   #failures = 0;
   #pausedUntil = 0;
-  #healthy = false;
   #lastAckAt: number | null = null;
   #running = false;
   #timer: number | undefined;
@@ -77,9 +76,9 @@ export class Forwarder {
     this.#now = options.now ?? Date.now;
   }
 
-  /** True while the last publish attempt succeeded. */
-  get centreReachable(): boolean {
-    return this.#healthy;
+  /** False from a failed publish until the next successful one. */
+  get publishing(): boolean {
+    return this.#failures === 0;
   }
 
   /** Time of the last JetStream ack (ms since epoch), or null. */
@@ -130,7 +129,7 @@ export class Forwarder {
     if (now < this.#pausedUntil) return this.#schedule(this.#pausedUntil - now);
     this.#refill();
     // After a failure only one probe is in flight until the centre answers again.
-    const window = this.#healthy || this.#failures === 0 ? this.#maxInFlight : 1;
+    const window = this.#failures === 0 ? this.#maxInFlight : 1;
     const blocked = new Set<string>();
     for (const entry of this.#queue.values()) {
       if (this.#inFlight >= window) break;
@@ -171,17 +170,14 @@ export class Forwarder {
         this.#metrics.forwarded.inc();
         if (ack.duplicate) this.#metrics.duplicates.inc({ where: "jetstream" });
         this.#metrics.forwardLatency.observe((this.#lastAckAt - entry.receivedAt) / 1000);
-        if (!this.#healthy) {
-          if (this.#failures > 0) {
-            this.#log.info("Forwarding resumed", { afterFailures: this.#failures });
-          }
-          this.#healthy = true;
+        if (this.#failures > 0) {
+          this.#log.info("Forwarding resumed", { afterFailures: this.#failures });
         }
         this.#failures = 0;
       },
       (error) => {
         entry.inFlight = false;
-        if (this.#healthy || this.#failures === 0) {
+        if (this.#failures === 0) {
           const code = classify(error);
           this.#metrics.error(
             this.#log,
@@ -194,7 +190,6 @@ export class Forwarder {
             },
           );
         }
-        this.#healthy = false;
         this.#pausedUntil = this.#now() + backoffDelay(this.#failures++, this.#backoff);
       },
     ).finally(() => {
@@ -217,7 +212,7 @@ export class Forwarder {
   }
 
   #forwardDeadLetters(): void {
-    if (this.#deadLetters || (!this.#healthy && this.#failures > 0)) return;
+    if (this.#deadLetters || this.#failures > 0) return;
     const letters = this.#buffer.deadLetters({ unforwardedOnly: true, limit: 100 });
     if (letters.length === 0) return;
     const subject = edgeDeadLetterSubject(this.#plantId);

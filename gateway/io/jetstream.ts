@@ -43,6 +43,8 @@ export interface NatsConnectOptions {
   log?: Logger;
   /** Stops the first-connect retries. */
   signal?: AbortSignal;
+  /** Told when the connection goes down (false) and comes back (true). */
+  onStatus?: (connected: boolean) => void;
 }
 
 /**
@@ -66,7 +68,7 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsConn
         reconnectJitter: 250,
         pingInterval: 10_000,
       });
-      if (log) watchStatus(nc, log);
+      watchStatus(nc, options);
       return nc;
     } catch (error) {
       if (attempt === 0) {
@@ -96,10 +98,15 @@ function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-async function watchStatus(nc: NatsConnection, log: Logger): Promise<void> {
+async function watchStatus(nc: NatsConnection, options: NatsConnectOptions): Promise<void> {
   for await (const s of nc.status()) {
-    if (s.type === "disconnect") log.warn("NATS connection lost", { code: "nats_connection" });
-    else if (s.type === "reconnect") log.info("NATS connection restored", { server: s.server });
+    if (s.type === "disconnect") {
+      options.log?.warn("NATS connection lost", { code: "nats_connection" });
+      options.onStatus?.(false);
+    } else if (s.type === "reconnect") {
+      options.log?.info("NATS connection restored", { server: s.server });
+      options.onStatus?.(true);
+    }
   }
 }
 
