@@ -56,7 +56,7 @@ export class Edge {
   #nc: NatsConnection | undefined;
   #http: Deno.HttpServer<Deno.NetAddr> | undefined;
   #connecting: Promise<void> | undefined;
-  #maintenance: number | undefined;
+  #maintenance: ReturnType<typeof setInterval> | undefined;
   #stopping = false;
   #natsConnected = false;
   readonly #abort = new AbortController();

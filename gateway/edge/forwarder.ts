@@ -58,7 +58,7 @@ export class Forwarder {
   #pausedUntil = 0;
   #lastAckAt: number | null = null;
   #running = false;
-  #timer: number | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
   #deadLetters: Promise<void> | undefined;
   #idle: Promise<void> = Promise.resolve();
   #settleIdle: (() => void) | undefined;
