@@ -131,7 +131,6 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Pr
       "autosave_interval 1",
       `log_dest file ${log}`,
       "max_queued_messages 1000000",
-      "max_inflight_messages 0",
       ...(options.extraConfig ?? []),
       "",
     ].join("\n"),
