@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { loadEdgeConfig } from "./gateway/core/edge_config.ts";
 import { errorMessage, PlantgateError } from "./gateway/core/errors.ts";
 import { runFixtureDir } from "./gateway/core/fixtures.ts";
@@ -44,11 +44,13 @@ function err(text: string): void {
   Deno.stderr.writeSync(encoder.encode(text.endsWith("\n") ? text : text + "\n"));
 }
 
-/** Parses flags; unknown flags are a usage error naming the flag. */
-function flags<T extends Parameters<typeof parseArgs>[0]["options"]>(args: string[], options: T) {
+/** Parses flags; an unknown flag is a usage error naming the flag. */
+function flags<T extends ParseArgsOptionsConfig>(args: string[], options: T) {
   return parseArgs({
     args,
-    options: { help: { type: "boolean", short: "h" }, ...options },
+    options: { help: { type: "boolean", short: "h" }, ...options } as T & {
+      help: { type: "boolean"; short: "h" };
+    },
     allowPositionals: true,
     strict: true,
   });
