@@ -1,5 +1,5 @@
 import { Ajv, type ErrorObject } from "ajv";
-import { type Document, isMap, isPair, isScalar, LineCounter, parseDocument } from "yaml";
+import { type Document, isMap, isPair, isScalar, LineCounter, parseDocument, visit } from "yaml";
 import { errorMessage, PlantgateError } from "./errors.ts";
 
 /** One problem in a config file, with where it is. */
@@ -176,13 +176,11 @@ export async function loadYamlConfig(
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   const source = new ConfigSource(file, doc, lines);
   if (doc.errors.length > 0) {
-    throwProblems(
-      file,
-      doc.errors.map((e) => {
-        const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
-        return { line: pos.line, col: pos.col, path: "(yaml)", message: e.message.split("\n")[0] };
-      }),
-    );
+    const syntax = doc.errors.filter((e) => e.code !== "DUPLICATE_KEY").map((e) => {
+      const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
+      return { line: pos.line, col: pos.col, path: "(yaml)", message: e.message.split("\n")[0] };
+    });
+    throwProblems(file, [...syntax, ...duplicateKeys(doc, lines)]);
   }
   const value = (doc.toJS() ?? {}) as Record<string, unknown>;
   if (typeof value !== "object" || Array.isArray(value)) {
