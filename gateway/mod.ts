@@ -29,3 +29,4 @@ export type {
   SplitOperation,
   StageOperation,
 } from "./core/simulation.ts";
+export { listAt, objectAt, optionalStringAt, quantityAt, stringAt, unpad } from "./core/native.ts";

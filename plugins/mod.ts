@@ -11,5 +11,5 @@ import sap from "./sap/mod.ts";
 
 /** Built-in plugins by name. */
 export const BUILTIN_PLUGINS: ReadonlyMap<string, Plugin> = new Map<string, Plugin>(
-  [sap, dynamics, infor].map((p) => [p.name, p as unknown as Plugin]),
+  [sap, dynamics, infor].map((p) => [p.name, p]),
 );

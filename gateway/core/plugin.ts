@@ -100,8 +100,8 @@ export interface Plugin<Options = Record<string, unknown>> {
  * });
  * ```
  */
-export function definePlugin<Options = Record<string, unknown>>(
-  plugin: Plugin<Options>,
-): Plugin<Options> {
-  return plugin;
+export function definePlugin<Options = Record<string, unknown>>(plugin: Plugin<Options>): Plugin {
+  // The runtime validates the options against optionsSchema before any call, so the plugin
+  // sees exactly its Options type; callers only need the erased Plugin.
+  return plugin as unknown as Plugin;
 }

@@ -23,7 +23,7 @@ export interface OperationBase {
   uom: string;
 }
 
-/** Goods receipt from a supplier. Decodes to one LOT_RECEIVED. */
+/** Goods receipt from a supplier. Decodes to one LOT_RECEIVED, correlationId = purchaseOrder. */
 export interface ReceiveOperation extends OperationBase {
   kind: "receive";
   lot: string;
