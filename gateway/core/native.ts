@@ -27,15 +27,16 @@ export function listAt(value: unknown, path: string): Record<string, unknown>[] 
 }
 
 /** A non-empty string (numbers are accepted and turned into strings), or throws naming `path`. */
-export function stringAt(record: Record<string, unknown>, key: string, path: string): string {
+export function stringAt(record: Record<string, unknown>, key: string, path = ""): string {
   const value = record[key];
+  const field = path ? `${path}.${key}` : key;
   if (typeof value === "number" && Number.isFinite(value)) return String(value);
   if (typeof value !== "string" || value.trim() === "") {
     throw new PluginError(
       value === undefined
-        ? `field "${path}.${key}" is missing`
-        : `field "${path}.${key}" must be a non-empty string, got ${describe(value)}`,
-      { field: `${path}.${key}` },
+        ? `field "${field}" is missing`
+        : `field "${field}" must be a non-empty string, got ${describe(value)}`,
+      { field },
     );
   }
   return value.trim();
@@ -45,7 +46,7 @@ export function stringAt(record: Record<string, unknown>, key: string, path: str
 export function optionalStringAt(
   record: Record<string, unknown>,
   key: string,
-  path: string,
+  path = "",
 ): string | undefined {
   const value = record[key];
   if (value === undefined || value === null || value === "") return undefined;
@@ -56,8 +57,9 @@ export function optionalStringAt(
  * A finite number from a JSON number or a decimal string (`"500.000"`, SAP's trailing-minus
  * `"302.35-"`, `"-820"`), or throws naming `path`.
  */
-export function quantityAt(record: Record<string, unknown>, key: string, path: string): number {
+export function quantityAt(record: Record<string, unknown>, key: string, path = ""): number {
   const value = record[key];
+  const field = path ? `${path}.${key}` : key;
   if (typeof value === "number" && Number.isFinite(value)) return value;
   if (typeof value === "string") {
     const m = /^\s*([+-]?)(\d+(?:\.\d+)?)(-?)\s*$/.exec(value);
@@ -65,9 +67,9 @@ export function quantityAt(record: Record<string, unknown>, key: string, path: s
   }
   throw new PluginError(
     value === undefined
-      ? `field "${path}.${key}" is missing`
-      : `field "${path}.${key}" must be a number, got ${describe(value)}`,
-    { field: `${path}.${key}` },
+      ? `field "${field}" is missing`
+      : `field "${field}" must be a number, got ${describe(value)}`,
+    { field },
   );
 }
 
