@@ -4,8 +4,11 @@ import { backoffDelay } from "../core/backoff.ts";
 import { type ErrorCode, errorMessage } from "../core/errors.ts";
 import { type Logger, silentLogger } from "../core/logger.ts";
 import { edgeDeadLetterSubject } from "../io/jetstream.ts";
-import type { Buffer, BufferedEvent } from "./buffer.ts";
+import type { Buffer, BufferedEvent, DeadLetter } from "./buffer.ts";
 import { EdgeMetrics } from "./edge_metrics.ts";
+
+/** Larger dead letters are forwarded truncated (NATS refuses payloads over its max_payload, 1 MB by default). */
+export const MAX_FORWARDED_DEAD_LETTER_BYTES = 512 * 1024;
 
 /** Options of {@linkcode Forwarder}. */
 export interface ForwarderOptions {
@@ -60,6 +63,8 @@ export class Forwarder {
   #running = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #deadLetters: Promise<void> | undefined;
+  readonly #deadLetterAttempts = new Map<number, number>();
+  readonly #deadLetterRetryAt = new Map<number, number>();
   #idle: Promise<void> = Promise.resolve();
   #settleIdle: (() => void) | undefined;
 
@@ -213,36 +218,65 @@ export class Forwarder {
 
   #forwardDeadLetters(): void {
     if (this.#deadLetters || this.#failures > 0) return;
-    const letters = this.#buffer.deadLetters({ unforwardedOnly: true, limit: 100 });
+    const now = this.#now();
+    const letters = this.#buffer.deadLetters({ unforwardedOnly: true, limit: 100 })
+      .filter((dl) => (this.#deadLetterRetryAt.get(dl.id) ?? 0) <= now);
     if (letters.length === 0) return;
     const subject = edgeDeadLetterSubject(this.#plantId);
-    this.#deadLetters = Promise.all(letters.map(async (dl) => {
-      const h = headers();
-      h.set("Plantgate-Stage", dl.stage);
-      h.set("Plantgate-Code", dl.code);
-      h.set("Plantgate-Message", dl.message.slice(0, 1000).replaceAll(/[\r\n]/g, " "));
-      h.set("Plantgate-Topic", dl.topic);
-      h.set("Plantgate-Received-At", new Date(dl.receivedAt).toISOString());
-      h.set("Plantgate-Raw-Size", String(dl.rawSize));
-      h.set("Plantgate-Raw-Sha256", dl.rawSha256);
-      if (dl.field) h.set("Plantgate-Field", dl.field);
-      await this.#js.publish(subject, dl.raw, {
-        msgID: dl.deadLetterId,
-        headers: h,
-        timeout: this.#timeout,
-        retries: 0,
-      });
-      return dl.id;
-    })).then(
-      (ids) => this.#buffer.markDeadLettersForwarded(ids),
-      (error) => {
-        this.#metrics.error(
-          this.#log,
-          classify(error),
-          "forward",
-          `Cannot forward dead letters: ${errorMessage(error)}`,
-        );
-      },
-    ).finally(() => this.#deadLetters = undefined);
+    this.#deadLetters = Promise.allSettled(
+      letters.map((dl) => this.#publishDeadLetter(subject, dl)),
+    )
+      .then((results) => {
+        const sent: number[] = [];
+        results.forEach((r, i) => {
+          const id = letters[i].id;
+          if (r.status === "fulfilled") {
+            sent.push(id);
+            this.#deadLetterRetryAt.delete(id);
+            return;
+          }
+          const attempt = (this.#deadLetterAttempts.get(id) ?? 0) + 1;
+          this.#deadLetterAttempts.set(id, attempt);
+          this.#deadLetterRetryAt.set(id, this.#now() + backoffDelay(attempt, this.#backoff));
+          if (attempt === 1) {
+            this.#metrics.error(
+              this.#log,
+              classify(r.reason),
+              "forward",
+              `Cannot forward dead letter ${id}: ${errorMessage(r.reason)}`,
+            );
+          }
+        });
+        if (sent.length > 0) this.#buffer.markDeadLettersForwarded(sent);
+      })
+      .catch((error) =>
+        this.#metrics.error(this.#log, "buffer_write_failed", "forward", errorMessage(error))
+      )
+      .finally(() => this.#deadLetters = undefined);
+  }
+
+  /**
+   * One dead letter to `dlq.edge.<plant>`: the original bytes (the first 512 KiB of larger ones,
+   * which NATS would refuse; the full bytes stay in the local buffer) with stage, code, message,
+   * size and SHA-256 in headers.
+   */
+  async #publishDeadLetter(subject: string, dl: DeadLetter): Promise<void> {
+    const h = headers();
+    h.set("Plantgate-Stage", dl.stage);
+    h.set("Plantgate-Code", dl.code);
+    h.set("Plantgate-Message", dl.message.slice(0, 1000).replaceAll(/[\r\n]/g, " "));
+    h.set("Plantgate-Topic", dl.topic);
+    h.set("Plantgate-Received-At", new Date(dl.receivedAt).toISOString());
+    h.set("Plantgate-Raw-Size", String(dl.rawSize));
+    h.set("Plantgate-Raw-Sha256", dl.rawSha256);
+    if (dl.field) h.set("Plantgate-Field", dl.field);
+    const body = dl.raw.subarray(0, MAX_FORWARDED_DEAD_LETTER_BYTES);
+    if (body.byteLength < dl.rawSize) h.set("Plantgate-Raw-Truncated", "true");
+    await this.#js.publish(subject, body, {
+      msgID: dl.deadLetterId,
+      headers: h,
+      timeout: this.#timeout,
+      retries: 0,
+    });
   }
 }

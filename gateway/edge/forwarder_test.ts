@@ -128,3 +128,34 @@ Deno.test("dead letters are forwarded with their code and stage and marked, not 
   assert.deepEqual([stats.deadLetters, stats.deadLettersUnforwarded], [1, 0]);
   buffer.close();
 });
+
+Deno.test("a dead letter the centre refuses does not hold back the others", async () => {
+  const { buffer } = await bufferWith([]);
+  const dead = (text: string) => ({
+    kind: "dead" as const,
+    topic: "plant/A/erp/sap/lot/events",
+    stage: "decode" as const,
+    code: "invalid_json" as const,
+    message: "payload is not JSON",
+    raw: new TextEncoder().encode(text),
+    receivedAt: 0,
+  });
+  buffer.commit([dead("{first"), dead("{second")]);
+  const { js, calls } = fakeJetStream();
+  const forwarder = new Forwarder(buffer, js, {
+    plantId: "A",
+    pollMs: 5,
+    backoff: { initialMs: 1000 },
+  });
+  forwarder.start();
+  await tick(20);
+  assert.equal(calls.length, 2);
+  calls[0].reject(new Error("maximum payload exceeded"));
+  calls[1].resolve();
+  await tick(20);
+  await forwarder.stop();
+  const [first, second] = buffer.deadLetters();
+  assert.equal(first.forwardedAt, null, "the refused one stays unforwarded, to be retried");
+  assert.notEqual(second.forwardedAt, null, "the other one went through");
+  buffer.close();
+});
