@@ -174,7 +174,7 @@ export class Buffer {
       ),
       deleteEvent: db.prepare("DELETE FROM events WHERE seq = ? RETURNING bytes"),
       usedBytes: db.prepare(
-        "SELECT (SELECT coalesce(sum(bytes), 0) FROM events) + (SELECT coalesce(sum(raw_size + length(message)), 0) FROM dead_letters) AS used",
+        "SELECT (SELECT coalesce(sum(bytes), 0) FROM events) + (SELECT coalesce(sum(length(raw) + length(message)), 0) FROM dead_letters) AS used",
       ),
     };
     this.recount();

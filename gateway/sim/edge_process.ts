@@ -85,7 +85,6 @@ export async function startEdgeProcess(options: EdgeProcessOptions): Promise<Edg
   const { path, port } = await writeEdgeConfig(options);
   const logPath = `${options.dir}/edge.log`;
   let child: Deno.ChildProcess | undefined;
-  let log: Deno.FsFile | undefined;
   const base = `http://127.0.0.1:${port}`;
   const halt = async (signal: Deno.Signal) => {
     const c = child;
@@ -95,8 +94,6 @@ export async function startEdgeProcess(options: EdgeProcessOptions): Promise<Edg
       c.kill(signal);
     } catch { /* already exited */ }
     await c.status;
-    log?.close();
-    log = undefined;
   };
   const handle: EdgeProcess = {
     configPath: path,
@@ -107,13 +104,23 @@ export async function startEdgeProcess(options: EdgeProcessOptions): Promise<Edg
     },
     async start() {
       if (child) return;
-      log = await Deno.open(logPath, { append: true, create: true, write: true });
-      child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-all", MAIN, "edge", "-c", path],
+      // sh only redirects stderr to the log and then becomes the edge (exec): same PID.
+      child = new Deno.Command("sh", {
+        args: [
+          "-c",
+          'exec "$0" "$@" 2>>"$PLANTGATE_EDGE_LOG"',
+          Deno.execPath(),
+          "run",
+          "--allow-all",
+          MAIN,
+          "edge",
+          "-c",
+          path,
+        ],
+        env: { PLANTGATE_EDGE_LOG: logPath },
         stdout: "null",
-        stderr: "piped",
+        stderr: "null",
       }).spawn();
-      child.stderr.pipeTo(log.writable, { preventClose: true }).catch(() => {});
       const deadline = Date.now() + 30_000;
       for (;;) {
         try {

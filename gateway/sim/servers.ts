@@ -114,6 +114,10 @@ function managed(
   return server;
 }
 
+function currentUser(): string {
+  return Deno.uid() === 0 ? "root" : Deno.env.get("USER") ?? "mosquitto";
+}
+
 /** Starts a private Mosquitto 2 (MQTT v5) with persistence on. */
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<PrivateServer> {
   const dir = options.dir ?? await Deno.makeTempDir({ prefix: "plantgate-mosquitto-" });
@@ -125,6 +129,9 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Pr
     conf,
     [
       `listener ${port} 127.0.0.1`,
+      // Started as root, Mosquitto would switch to the "mosquitto" user, which cannot write this
+      // folder: no persistence, no log. Stay the user we are.
+      `user ${currentUser()}`,
       "allow_anonymous true",
       "persistence true",
       `persistence_location ${dir}/`,
