@@ -1,38 +1,81 @@
+/**
+ * Plumbing shared by the operator commands `buffer` and `dlq`: where output goes, flag parsing
+ * with usage errors, opening the buffer named by a config (or directly), and human formats.
+ *
+ * @module
+ */
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
-import { loadEdgeConfig } from "../core/edge_config.ts";
-import { PlantgateError } from "../core/errors.ts";
+import { type EdgeConfig, loadEdgeConfig } from "../core/edge_config.ts";
+import { errorMessage, PlantgateError } from "../core/errors.ts";
 import { Buffer } from "./buffer.ts";
 
-/** Where a command writes: injectable for tests. */
+/** Where a command writes: `out` for results (stdout), `err` for messages (stderr). */
 export interface CliIo {
+  /** One line (or several, joined by newlines) of results. */
   out(line: string): void;
+  /** One line of messages, progress or errors. */
   err(line: string): void;
-  /** Raw bytes to stdout (dlq show --raw). */
-  raw(bytes: Uint8Array): void;
+  /** Exact bytes to stdout (`dlq show --raw`). Default: written to Deno.stdout. */
+  rawOut?(bytes: Uint8Array): void;
 }
 
 const encoder = new TextEncoder();
 
-/** Standard output and error. */
-export const stdio: CliIo = {
-  out: (line) => Deno.stdout.writeSync(encoder.encode(line + "\n")),
-  err: (line) => Deno.stderr.writeSync(encoder.encode(line + "\n")),
-  raw: (bytes) => Deno.stdout.writeSync(bytes),
+function writeAll(file: { writeSync(p: Uint8Array): number }, bytes: Uint8Array): void {
+  let done = 0;
+  while (done < bytes.byteLength) done += file.writeSync(bytes.subarray(done));
+}
+
+/** Writes bytes to stdout, all of them (pipes take partial writes). */
+export function writeStdoutBytes(bytes: Uint8Array): void {
+  writeAll(Deno.stdout, bytes);
+}
+
+/** The real terminal: results on stdout, messages on stderr. */
+export const defaultIo: CliIo = {
+  out: (line) => writeAll(Deno.stdout, encoder.encode(line + "\n")),
+  err: (line) => writeAll(Deno.stderr, encoder.encode(line + "\n")),
+  rawOut: writeStdoutBytes,
 };
 
-/** A usage problem: the command prints it with its usage and exits 2. */
-export class UsageError extends Error {}
+/** A {@linkcode CliIo} that keeps everything in memory (tests, embedding). */
+export function captureIo(): CliIo & { stdout: string[]; stderr: string[]; raw: Uint8Array[] } {
+  const captured = { stdout: [] as string[], stderr: [] as string[], raw: [] as Uint8Array[] };
+  return {
+    ...captured,
+    out: (line) => captured.stdout.push(...line.split("\n")),
+    err: (line) => captured.stderr.push(...line.split("\n")),
+    rawOut: (bytes) => captured.raw.push(bytes.slice()),
+  };
+}
 
-/** Options every buffer/dlq command takes. */
-export const COMMON_OPTIONS = {
+/** Bad usage: exit code 2, the message names the flag or argument, then the usage text. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** The config file used when `-c` is not given. */
+export const DEFAULT_CONFIG = "/etc/plantgate/edge.yaml";
+
+/** Help text of the options every `buffer` and `dlq` subcommand takes. */
+export const COMMON_HELP = `Common options:
+  -c, --config <file>   edge config naming the buffer (default ${DEFAULT_CONFIG})
+      --buffer <file>   open this buffer file directly, e.g. a copy (no config needed)
+      --json            JSON lines on stdout instead of text
+  -h, --help            this help`;
+
+const COMMON_OPTIONS = {
   help: { type: "boolean", short: "h" },
   config: { type: "string", short: "c" },
   buffer: { type: "string" },
   json: { type: "boolean" },
-} as const satisfies ParseArgsOptionsConfig;
+} as const;
 
-/** Parses flags strictly; unknown flags become a UsageError naming the flag. */
-export function parseFlags<T extends ParseArgsOptionsConfig>(args: string[], options: T) {
+/** Parses flags strictly (common ones included); unknown flags become a {@linkcode UsageError}. */
+export function parseCli<T extends ParseArgsOptionsConfig>(args: string[], options: T) {
   try {
     return parseArgs({
       args,
@@ -41,80 +84,190 @@ export function parseFlags<T extends ParseArgsOptionsConfig>(args: string[], opt
       strict: true,
     });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    // Node's hint about "--" after the first sentence only confuses operators.
+    throw new UsageError(errorMessage(error).replace(/\. To specify a positional.*$/s, ""));
   }
 }
 
-/** Opens the buffer named by --buffer, or the one of the config (-c, default /etc/plantgate/edge.yaml). */
-export async function openBuffer(values: { config?: string; buffer?: string }): Promise<Buffer> {
-  const path = values.buffer ??
-    (await loadEdgeConfig(values.config ?? "/etc/plantgate/edge.yaml")).buffer.path;
-  try {
-    Deno.statSync(path);
-  } catch {
-    throw new PlantgateError("buffer_write_failed", `No buffer at "${path}"`);
-  }
-  return Buffer.open(path);
-}
-
-/** A positive integer flag, or a UsageError naming it. */
-export function intFlag(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
+/** Parses an integer flag, `fallback` when absent; throws a {@linkcode UsageError} naming it. */
+export function intFlag(
+  value: string | undefined,
+  flag: string,
+  options: { fallback: number; min: number },
+): number {
+  if (value === undefined) return options.fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) {
-    throw new UsageError(`--${name} must be a whole number, got "${value}"`);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < options.min) {
+    throw new UsageError(
+      `${flag} must be a whole number of at least ${options.min}, got "${value}"`,
+    );
   }
   return n;
 }
 
-/** "3m 12s" style age. */
-export function age(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
-  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
+/** A subcommand: its help text and what it does. */
+export interface Subcommand {
+  usage: string;
+  run(args: string[], io: CliIo): Promise<number>;
 }
 
-/** Left-aligned text table. */
-export function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
-  return [line(header), ...rows.map(line)];
-}
-
-/** Runs a subcommand table with usage handling and exit codes (0 ok, 1 failure, 2 usage). */
-export async function runSubcommands(
-  args: string[],
+/**
+ * Dispatches `<command> <subcommand> [args]`, owning help and exit codes: 0 ok, 1 runtime
+ * failure, 2 bad usage ({@linkcode UsageError}) or config (`config_invalid`).
+ */
+export async function runSubcommand(
   usage: string,
-  subcommands: Record<string, (args: string[], io: CliIo) => Promise<number>>,
+  subcommands: Record<string, Subcommand>,
+  args: string[],
   io: CliIo,
 ): Promise<number> {
-  const [sub, ...rest] = args;
-  if (!sub || sub === "--help" || sub === "-h") {
-    (sub ? io.out : io.err)(usage);
-    return sub ? 0 : 2;
-  }
-  const run = subcommands[sub];
-  if (!run) {
-    io.err(`Unknown subcommand "${sub}".\n\n${usage}`);
-    return 2;
-  }
-  if (rest.includes("--help") || rest.includes("-h")) {
+  const [name, ...rest] = args;
+  if (name === "--help" || name === "-h" || name === "help") {
     io.out(usage);
     return 0;
   }
+  const sub = name === undefined
+    ? undefined
+    : Object.hasOwn(subcommands, name)
+    ? subcommands[name]
+    : undefined;
+  if (!sub) {
+    io.err(name === undefined ? "Missing subcommand" : `Unknown subcommand "${name}"`);
+    io.err("");
+    io.err(usage);
+    return 2;
+  }
+  const end = rest.indexOf("--");
+  const flags = end === -1 ? rest : rest.slice(0, end);
+  if (flags.includes("--help") || flags.includes("-h")) {
+    io.out(sub.usage);
+    return 0;
+  }
   try {
-    return await run(rest, io);
+    return await sub.run(rest, io);
   } catch (error) {
     if (error instanceof UsageError) {
-      io.err(`${error.message}\n\n${usage}`);
+      io.err(error.message);
+      io.err("");
+      io.err(sub.usage);
       return 2;
     }
-    if (error instanceof PlantgateError) {
-      io.err(error.message);
-      return error.code === "config_invalid" ? 2 : 1;
-    }
-    throw error;
+    io.err(errorMessage(error));
+    return error instanceof PlantgateError && error.code === "config_invalid" ? 2 : 1;
   }
+}
+
+/** Throws a {@linkcode UsageError} when a subcommand got arguments it does not take. */
+export function noPositionals(positionals: string[]): void {
+  if (positionals.length > 0) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
+}
+
+/** An open buffer, with the config it came from when one was read. Dispose to close. */
+export interface Target extends Disposable {
+  buffer: Buffer;
+  config?: EdgeConfig;
+  /** The file did not exist and was created (`create` option). */
+  created: boolean;
+}
+
+/**
+ * The environment the config is loaded with. The commands need no secrets, and an operator's
+ * shell usually lacks the service's (systemd passes them only to the service), so missing
+ * variables read as a placeholder instead of failing. STATE_DIRECTORY stays real: it decides
+ * where a relative buffer.path points.
+ */
+function cliEnv(): Record<string, string | undefined> {
+  const env = Deno.env.toObject();
+  return new Proxy(env, {
+    get: (target, key) =>
+      typeof key === "string" && key !== "STATE_DIRECTORY"
+        ? target[key] ?? "(not needed by the CLI)"
+        : Reflect.get(target, key),
+  });
+}
+
+function fileExists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Opens the buffer of `--buffer`, or of the config's `buffer.path`. The config is read when
+ * there is no `--buffer`, when `-c` is given, or when `needConfig` (plugins for replay). A
+ * missing buffer file is an error (exit 2) unless `create`: opening would silently create an
+ * empty one and report nothing to do.
+ */
+export async function openTarget(
+  flags: { config?: string; buffer?: string },
+  options: { needConfig?: boolean; create?: boolean } = {},
+): Promise<Target> {
+  const readConfig = !flags.buffer || flags.config !== undefined || options.needConfig;
+  const configPath = flags.config ?? DEFAULT_CONFIG;
+  const config = readConfig ? await loadEdgeConfig(configPath, { env: cliEnv() }) : undefined;
+  const path = flags.buffer ?? config!.buffer.path;
+  const exists = fileExists(path);
+  if (!exists && !options.create) {
+    const from = flags.buffer ? "--buffer" : `buffer.path in ${configPath}`;
+    const hint = !flags.buffer && !Deno.env.get("STATE_DIRECTORY")
+      ? ". A relative buffer.path resolves against $STATE_DIRECTORY, which systemd sets for " +
+        "the service (StateDirectory=, e.g. /var/lib/plantgate) but not for your shell: set " +
+        "STATE_DIRECTORY or pass --buffer <file>"
+      : "";
+    throw new PlantgateError("config_invalid", `No buffer file at "${path}" (${from})${hint}`);
+  }
+  const buffer = Buffer.open(path, {
+    maxBytes: config?.buffer.maxBytes,
+    dedupeWindowMs: config && config.buffer.dedupeWindowHours * 3600_000,
+  });
+  return { buffer, config, created: !exists, [Symbol.dispose]: () => buffer.close() };
+}
+
+const DURATION_UNITS = [["d", 86400], ["h", 3600], ["m", 60], ["s", 1]] as const;
+
+/** `45s`, `3m 12s`, `1h 0m`, `4d 3h`: the two largest units of a duration. */
+export function formatDuration(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const i = DURATION_UNITS.findIndex(([, size]) => total >= size);
+  if (i === -1 || i === DURATION_UNITS.length - 1) return `${total}s`;
+  const [[big, bigSize], [small, smallSize]] = [DURATION_UNITS[i], DURATION_UNITS[i + 1]];
+  return `${Math.floor(total / bigSize)}${big} ${
+    Math.floor((total % bigSize) / smallSize)
+  }${small}`;
+}
+
+/** `512 B`, `1.5 KiB`, `2.3 MiB`, `1.0 GiB`. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let value = bytes / 1024;
+  let i = 0;
+  while (value >= 1024 && i < units.length - 1) {
+    value /= 1024;
+    i++;
+  }
+  return `${value.toFixed(1)} ${units[i]}`;
+}
+
+/** Cuts `text` to one line of at most `width` characters, ending in `…` when cut. */
+export function truncate(text: string, width: number): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length <= width ? line : line.slice(0, width - 1) + "…";
+}
+
+/** Aligns rows under headers, two spaces between columns; the last column is not padded. */
+export function formatTable(headers: string[], rows: string[][]): string {
+  const all = [headers, ...rows];
+  const widths = headers.map((_, c) => Math.max(...all.map((r) => (r[c] ?? "").length)));
+  return all.map((r) =>
+    r.map((cell, c) => c === r.length - 1 ? cell : cell.padEnd(widths[c])).join("  ").trimEnd()
+  ).join("\n");
+}
+
+/** ISO time of a ms timestamp, or `-` for null. */
+export function isoOrDash(ms: number | null): string {
+  return ms === null ? "-" : new Date(ms).toISOString();
 }

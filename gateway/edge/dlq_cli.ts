@@ -1,279 +1,469 @@
-import { loadEdgeConfig } from "../core/edge_config.ts";
+/**
+ * `main.ts dlq`: operator commands over the edge's dead letters — list, show, replay, purge.
+ * Dead letters keep the original bytes of messages that could not become canonical events, so
+ * they can be replayed through the current plugin after a fix.
+ *
+ * @module
+ */
+import { ERROR_CODES, type ErrorCode } from "../core/errors.ts";
 import { createLogger } from "../core/logger.ts";
 import { decodeNative } from "../core/plugin_runtime.ts";
 import type { Buffer, DeadLetter } from "./buffer.ts";
 import {
   type CliIo,
+  COMMON_HELP,
+  defaultIo,
+  formatBytes,
+  formatTable,
   intFlag,
-  openBuffer,
-  parseFlags,
-  runSubcommands,
-  stdio,
-  table,
+  isoOrDash,
+  noPositionals,
+  openTarget,
+  parseCli,
+  runSubcommand,
+  type Subcommand,
+  truncate,
   UsageError,
+  writeStdoutBytes,
 } from "./cli_io.ts";
 import { bindSources } from "./edge.ts";
+import type { Source } from "./ingest.ts";
 
-const USAGE = `Usage: main.ts dlq <list|show|replay|purge> [options]
+const USAGE = `Usage: main.ts dlq <subcommand> [options]
 
-Dead letters: messages that could not become canonical events, kept with their original bytes.
+Dead letters: messages that could not become canonical events, kept with their original bytes
+and forwarded to the centre (dlq.edge.<plant>).
 
-  list [--limit N] [--code CODE] [--unforwarded]
-                                  dead letters, oldest first
-  show <id> [--raw]               every field and the original bytes (--raw: bytes only)
-  replay <id...> | --all [--code CODE]
-                                  decode again with the current plugin (after a fix); the
-                                  events go into the buffer and the dead letter is marked
-  purge <id...> | --replayed | --forwarded-before <ISO date>  [--yes] [--force]
-                                  delete; without --yes only shows what would go; dead
-                                  letters not yet at the centre need --force
+Subcommands:
+  list                                   dead letters, oldest first
+  show <id>                              every field and the original bytes
+  replay <id...> | --all [--code CODE]   decode again with the current plugin (after a fix)
+  purge <id...> | --replayed | --forwarded-before <ISO date>
+                                         delete (dry run unless --yes)
 
-Options:
-  -c, --config <file>   edge config (default /etc/plantgate/edge.yaml); replay needs it
-  --buffer <path>       open a buffer file directly (not for replay)
-  --json                machine-readable output`;
+${COMMON_HELP}
+
+Run "main.ts dlq <subcommand> --help" for details.
+Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.`;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-function allDeadLetters(buffer: Buffer): DeadLetter[] {
-  const out: DeadLetter[] = [];
-  for (let after = 0;;) {
-    const page = buffer.deadLetters({ afterId: after, limit: 1000 });
-    if (page.length === 0) return out;
-    out.push(...page);
-    after = page.at(-1)!.id;
+/** A dead letter id argument: the numeric id or the dead-letter UUID. */
+function parseId(arg: string): number | string {
+  if (/^\d+$/.test(arg)) return Number(arg);
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(arg)) {
+    return arg.toLowerCase();
   }
+  throw new UsageError(`"${arg}" is not a dead letter id (a number or a dead-letter UUID)`);
 }
 
-function ids(positionals: string[]): number[] {
-  return positionals.map((p) => {
-    const n = Number(p);
-    if (!Number.isInteger(n) || n <= 0) {
-      throw new UsageError(`dead letter ids are whole numbers, got "${p}"`);
-    }
-    return n;
-  });
-}
-
-const iso = (ms: number | null) => ms === null ? "-" : new Date(ms).toISOString();
-
-async function list(args: string[], io: CliIo): Promise<number> {
-  const { values } = parseFlags(args, {
-    limit: { type: "string" },
-    code: { type: "string" },
-    unforwarded: { type: "boolean" },
-  });
-  const limit = intFlag(values.limit, "limit", 100);
-  const buffer = await openBuffer(values);
-  try {
-    const letters = allDeadLetters(buffer)
-      .filter((d) =>
-        (!values.code || d.code === values.code) && (!values.unforwarded || d.forwardedAt === null)
-      )
-      .slice(0, limit);
-    if (values.json) {
-      for (const d of letters) io.out(JSON.stringify({ ...d, raw: undefined }));
-      return 0;
-    }
-    table(
-      ["id", "received", "topic", "stage", "code", "size", "forwarded", "replayed", "message"],
-      letters.map((d) => [
-        String(d.id),
-        iso(d.receivedAt),
-        d.topic,
-        d.stage,
-        d.code,
-        String(d.rawSize),
-        d.forwardedAt === null ? "no" : "yes",
-        d.replayedAt === null ? "no" : "yes",
-        d.message.length > 60 ? d.message.slice(0, 57) + "..." : d.message,
-      ]),
-    ).forEach(io.out);
-    return 0;
-  } finally {
-    buffer.close();
-  }
-}
-
-function hexDump(bytes: Uint8Array): string[] {
-  const lines: string[] = [];
-  for (let i = 0; i < bytes.length; i += 16) {
-    const chunk = [...bytes.subarray(i, i + 16)];
-    const hex = chunk.map((b) => b.toString(16).padStart(2, "0")).join(" ");
-    const ascii = chunk.map((b) => b >= 32 && b < 127 ? String.fromCharCode(b) : ".").join("");
-    lines.push(`${i.toString(16).padStart(8, "0")}  ${hex.padEnd(48)}  ${ascii}`);
-  }
-  return lines;
-}
-
-async function show(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseFlags(args, { raw: { type: "boolean" } });
-  const [id] = ids(positionals);
-  if (id === undefined || positionals.length !== 1) {
-    throw new UsageError("show needs one dead letter id");
-  }
-  const buffer = await openBuffer(values);
-  try {
-    const d = buffer.deadLetter(id);
-    if (!d) {
-      io.err(`No dead letter ${id}`);
-      return 1;
-    }
-    if (values.raw) {
-      io.raw(d.raw);
-      return 0;
-    }
-    if (values.json) {
-      io.out(JSON.stringify({ ...d, raw: btoa(String.fromCharCode(...d.raw)) }));
-      return 0;
-    }
-    for (
-      const [k, v] of Object.entries({
-        id: d.id,
-        deadLetterId: d.deadLetterId,
-        received: iso(d.receivedAt),
-        topic: d.topic,
-        stage: d.stage,
-        code: d.code,
-        field: d.field ?? "-",
-        message: d.message,
-        size: `${d.rawSize} bytes${
-          d.rawSize > d.raw.length ? ` (first ${d.raw.length} kept)` : ""
-        }`,
-        sha256: d.rawSha256,
-        forwarded: iso(d.forwardedAt),
-        replayed: iso(d.replayedAt),
-      })
-    ) io.out(`${k.padEnd(13)} ${v}`);
-    io.out("");
-    try {
-      const text = utf8.decode(d.raw);
-      try {
-        io.out(JSON.stringify(JSON.parse(text), null, 2));
-      } catch {
-        io.out(text);
-      }
-    } catch {
-      hexDump(d.raw).forEach(io.out);
-    }
-    return 0;
-  } finally {
-    buffer.close();
-  }
-}
-
-async function replay(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseFlags(args, {
-    all: { type: "boolean" },
-    code: { type: "string" },
-  });
-  if (values.buffer) {
-    throw new UsageError("replay needs the config (-c) to know the plugins, not --buffer");
-  }
-  if (!values.all && positionals.length === 0) {
-    throw new UsageError("replay needs dead letter ids or --all");
-  }
-  const config = await loadEdgeConfig(values.config ?? "/etc/plantgate/edge.yaml");
-  const sources = new Map(
-    (await bindSources(config, createLogger({ level: "error" }))).map((s) => [s.topic, s]),
+/** Throws a {@linkcode UsageError} unless `code` is a known error code. */
+function checkCode(code: string | undefined): ErrorCode | undefined {
+  if (code === undefined || Object.hasOwn(ERROR_CODES, code)) return code as ErrorCode;
+  throw new UsageError(
+    `--code "${code}" is not an error code (one of ${Object.keys(ERROR_CODES).join(", ")})`,
   );
-  const buffer = await openBuffer(values);
-  const counts = { replayed: 0, failing: 0, skipped: 0 };
-  try {
-    const wanted = new Set(ids(positionals));
-    const letters = allDeadLetters(buffer).filter((d) =>
-      d.replayedAt === null &&
-      (values.all ? !values.code || d.code === values.code : wanted.has(d.id))
-    );
-    for (const d of letters) {
-      const source = sources.get(d.topic);
-      if (d.rawSize > d.raw.length) {
-        io.out(`${d.id}: skipped: only the first ${d.raw.length} of ${d.rawSize} bytes were kept`);
-        counts.skipped++;
-        continue;
+}
+
+/** Every dead letter, page by page (raw bytes included, so never all at once). */
+function* allDeadLetters(
+  buffer: Buffer,
+  options: { unforwardedOnly?: boolean; afterId?: number } = {},
+) {
+  for (let afterId = options.afterId ?? 0;;) {
+    const page = buffer.deadLetters({
+      unforwardedOnly: options.unforwardedOnly,
+      afterId,
+      limit: 100,
+    });
+    if (page.length === 0) return;
+    yield* page;
+    afterId = page.at(-1)!.id;
+  }
+}
+
+/** The dead letters named on the command line; unknown ids are an error naming them. */
+function namedDeadLetters(buffer: Buffer, args: string[]): DeadLetter[] {
+  const ids = [...new Set(args.map(parseId))];
+  const found = ids.map((id) => buffer.deadLetter(id));
+  const missing = ids.filter((_, i) => found[i] === undefined);
+  if (missing.length > 0) throw new Error(`No dead letter ${missing.join(", ")} in ${buffer.path}`);
+  return found as DeadLetter[];
+}
+
+/** One dead letter as a JSON-friendly summary (no raw bytes). */
+function summary(dl: DeadLetter) {
+  return {
+    id: dl.id,
+    deadLetterId: dl.deadLetterId,
+    receivedAt: new Date(dl.receivedAt).toISOString(),
+    topic: dl.topic,
+    stage: dl.stage,
+    code: dl.code,
+    message: dl.message,
+    field: dl.field,
+    rawSize: dl.rawSize,
+    rawKept: dl.raw.byteLength,
+    rawSha256: dl.rawSha256,
+    forwardedAt: dl.forwardedAt === null ? null : isoOrDash(dl.forwardedAt),
+    replayedAt: dl.replayedAt === null ? null : isoOrDash(dl.replayedAt),
+  };
+}
+
+function sizeOf(dl: DeadLetter): string {
+  return formatBytes(dl.rawSize) + (dl.rawSize > dl.raw.byteLength ? " (cut)" : "");
+}
+
+const list: Subcommand = {
+  usage: `Usage: main.ts dlq list [--limit N] [--code CODE] [--unforwarded] [options]
+
+Dead letters, oldest first: id, received, topic, stage, code, size, forwarded?, replayed?,
+message. "(cut)" after the size: only the first ingest.maxPayloadBytes were kept.
+  --limit N        at most N (default 50)
+  --after ID       start after this id (paging: pass the last id shown)
+  --code CODE      only this error code, e.g. invalid_json, plugin_invalid_payload
+  --unforwarded    only those not yet forwarded to the centre
+
+${COMMON_HELP}`,
+  async run(args, io) {
+    const { values, positionals } = parseCli(args, {
+      limit: { type: "string" },
+      after: { type: "string" },
+      code: { type: "string" },
+      unforwarded: { type: "boolean" },
+    });
+    noPositionals(positionals);
+    const limit = intFlag(values.limit, "--limit", { fallback: 50, min: 1 });
+    const after = intFlag(values.after, "--after", { fallback: 0, min: 0 });
+    const code = checkCode(values.code);
+    using target = await openTarget(values);
+    const rows: DeadLetter[] = [];
+    let more = false;
+    const unforwardedOnly = values.unforwarded;
+    for (const dl of allDeadLetters(target.buffer, { unforwardedOnly, afterId: after })) {
+      if (code !== undefined && dl.code !== code) continue;
+      if (rows.length === limit) {
+        more = true;
+        break;
       }
-      if (!source) {
-        io.out(`${d.id}: skipped: no source is configured for topic "${d.topic}"`);
-        counts.skipped++;
-        continue;
-      }
-      const outcome = decodeNative(source.bound, {
-        topic: d.topic,
-        payload: d.raw,
-        observedAt: new Date(),
-      }, {
-        maxPayloadBytes: config.ingest.maxPayloadBytes,
-      });
-      if (!outcome.ok) {
-        io.out(`${d.id}: still failing: ${outcome.code}: ${outcome.message}`);
-        counts.failing++;
-        continue;
-      }
-      const result = buffer.commit([{
-        kind: "events",
-        subject: source.subject,
-        events: outcome.events,
-      }]);
-      buffer.markDeadLetterReplayed(d.id);
-      io.out(
-        `${d.id}: replayed: ${result.stored} event(s) buffered, ${result.duplicates} already seen`,
-      );
-      counts.replayed++;
+      rows.push(dl);
     }
-    io.out(
-      `${counts.replayed} replayed, ${counts.failing} still failing, ${counts.skipped} skipped`,
+    if (values.json) {
+      if (rows.length > 0) io.out(rows.map((dl) => JSON.stringify(summary(dl))).join("\n"));
+      return 0;
+    }
+    io.out(formatTable(
+      ["ID", "RECEIVED", "TOPIC", "STAGE", "CODE", "SIZE", "FWD", "REPLAYED", "MESSAGE"],
+      rows.map((dl) => [
+        String(dl.id),
+        isoOrDash(dl.receivedAt),
+        dl.topic,
+        dl.stage,
+        dl.code,
+        sizeOf(dl),
+        dl.forwardedAt === null ? "no" : "yes",
+        dl.replayedAt === null ? "no" : "yes",
+        truncate(dl.message, 60),
+      ]),
+    ));
+    if (more) io.out(`(more: --after ${rows.at(-1)!.id})`);
+    return 0;
+  },
+};
+
+/** `xxd`-style dump: offset, 16 bytes in hex, printable ASCII. */
+function hexDump(bytes: Uint8Array): string {
+  const lines: string[] = [];
+  for (let at = 0; at < bytes.byteLength; at += 16) {
+    const row = [...bytes.subarray(at, at + 16)];
+    const hex = row.map((b) => b.toString(16).padStart(2, "0")).join(" ");
+    const text = row.map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".")).join("");
+    lines.push(`${at.toString(16).padStart(8, "0")}  ${hex.padEnd(47)}  ${text}`);
+  }
+  return lines.join("\n");
+}
+
+/** The bytes as text, or undefined when they are not valid UTF-8. */
+function utf8Text(raw: Uint8Array): string | undefined {
+  try {
+    return utf8.decode(raw);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The raw bytes for reading: pretty JSON, text, or a hex dump, with what it is. */
+function renderRaw(raw: Uint8Array): { kind: string; text: string } {
+  const text = utf8Text(raw);
+  if (text === undefined) return { kind: "not UTF-8, hex dump", text: hexDump(raw) };
+  try {
+    return { kind: "JSON, pretty-printed", text: JSON.stringify(JSON.parse(text), null, 2) };
+  } catch {
+    return { kind: "UTF-8 text", text };
+  }
+}
+
+const show: Subcommand = {
+  usage: `Usage: main.ts dlq show <id> [--raw] [options]
+
+Every field of one dead letter (by id or dead-letter UUID), the offending field path, and its
+original bytes: pretty-printed if JSON, as text if UTF-8, else as a hex dump.
+  --raw     write exactly the original bytes to stdout, nothing else (e.g. > message.json)
+
+${COMMON_HELP}`,
+  async run(args, io) {
+    const { values, positionals } = parseCli(args, { raw: { type: "boolean" } });
+    if (positionals.length !== 1) {
+      throw new UsageError(
+        positionals.length === 0 ? "Missing the dead letter <id>" : "show takes one <id>",
+      );
+    }
+    if (values.raw && values.json) throw new UsageError("--raw and --json exclude each other");
+    using target = await openTarget(values);
+    const [dl] = namedDeadLetters(target.buffer, positionals);
+    if (values.raw) {
+      (io.rawOut ?? writeStdoutBytes)(dl.raw);
+      return 0;
+    }
+    const cut = dl.rawSize > dl.raw.byteLength;
+    if (values.json) {
+      const rawText = utf8Text(dl.raw);
+      io.out(JSON.stringify({
+        ...summary(dl),
+        rawBase64: btoa(Array.from(dl.raw, (b) => String.fromCharCode(b)).join("")),
+        ...(rawText === undefined ? {} : { rawText }),
+      }));
+      return 0;
+    }
+    const raw = renderRaw(dl.raw);
+    io.out(formatTable(["dead letter", `${dl.id} (${dl.deadLetterId})`], [
+      ["received", isoOrDash(dl.receivedAt)],
+      ["topic", dl.topic],
+      ["stage", dl.stage],
+      ["code", dl.code],
+      ["message", dl.message],
+      ["field", dl.field ?? "-"],
+      ["size", `${dl.rawSize} bytes${cut ? `, first ${dl.raw.byteLength} kept` : ""}`],
+      ["sha256", dl.rawSha256],
+      ["forwarded", dl.forwardedAt === null ? "no" : isoOrDash(dl.forwardedAt)],
+      ["replayed", dl.replayedAt === null ? "no" : isoOrDash(dl.replayedAt)],
+    ]));
+    io.out("");
+    io.out(`Raw bytes (${dl.raw.byteLength} bytes, ${raw.kind}${cut ? ", cut at ingest" : ""}):`);
+    io.out(raw.text);
+    return 0;
+  },
+};
+
+/** What replaying one dead letter came to. */
+type ReplayOutcome =
+  | { id: number; outcome: "replayed"; stored: number; duplicates: number }
+  | { id: number; outcome: "failing"; code: string; message: string; field?: string }
+  | { id: number; outcome: "skipped"; reason: string };
+
+/** Replays one dead letter through the current plugin of its topic. */
+function replayOne(
+  buffer: Buffer,
+  dl: DeadLetter,
+  sources: Map<string, Source>,
+  maxPayloadBytes: number,
+): ReplayOutcome {
+  const id = dl.id;
+  if (dl.replayedAt !== null) {
+    return { id, outcome: "skipped", reason: `already replayed at ${isoOrDash(dl.replayedAt)}` };
+  }
+  if (dl.rawSize > dl.raw.byteLength) {
+    return {
+      id,
+      outcome: "skipped",
+      reason: `payload was cut at ingest (${dl.raw.byteLength} of ${dl.rawSize} bytes kept): ` +
+        `it cannot be replayed; have the sender re-send it (after raising ingest.maxPayloadBytes)`,
+    };
+  }
+  const source = sources.get(dl.topic);
+  if (!source) {
+    const message = `no source in the config for topic "${dl.topic}"`;
+    return { id, outcome: "failing", code: "no_source_for_topic", message };
+  }
+  const decoded = decodeNative(source.bound, {
+    topic: dl.topic,
+    payload: dl.raw,
+    observedAt: new Date(dl.receivedAt),
+  }, { maxPayloadBytes });
+  if (!decoded.ok) {
+    const { code, message, field } = decoded;
+    return { id, outcome: "failing", code, message, ...(field ? { field } : {}) };
+  }
+  const result = buffer.commit([
+    { kind: "events", subject: source.subject, events: decoded.events },
+  ]);
+  buffer.markDeadLetterReplayed(dl.id);
+  return { id, outcome: "replayed", stored: result.stored, duplicates: result.duplicates };
+}
+
+function describeOutcome(r: ReplayOutcome): string {
+  switch (r.outcome) {
+    case "replayed":
+      return `${r.id}: replayed: ${r.stored + r.duplicates} event(s), ${r.stored} new, ` +
+        `${r.duplicates} already buffered or forwarded`;
+    case "failing":
+      return `${r.id}: still failing: ${r.code}: ${r.message}${
+        r.field ? ` (field ${r.field})` : ""
+      }`;
+    case "skipped":
+      return `${r.id}: skipped: ${r.reason}`;
+  }
+}
+
+const replay: Subcommand = {
+  usage: `Usage: main.ts dlq replay <id...> | --all [--code CODE] [options]
+
+Decodes the original bytes of dead letters again with the CURRENT plugin of their topic (as
+configured now, e.g. after a plugin fix or an options change). On success the events go into
+the buffer (normal dedupe: events already seen are not stored twice) and the dead letter is
+marked replayed; on failure the new error is shown and the dead letter is left as it is.
+Dead letters whose payload was cut at ingest, and ones already replayed, are skipped.
+Needs the config (plugins and sources), also with --buffer.
+  --all          every dead letter not yet replayed
+  --code CODE    with --all: only this error code
+
+Exit 1 when any dead letter is still failing.
+${COMMON_HELP}`,
+  async run(args, io) {
+    const { values, positionals } = parseCli(args, {
+      all: { type: "boolean" },
+      code: { type: "string" },
+    });
+    if (values.all && positionals.length > 0) {
+      throw new UsageError("Give dead letter ids or --all, not both");
+    }
+    if (!values.all && positionals.length === 0) {
+      throw new UsageError("Missing dead letter ids (or --all)");
+    }
+    if (values.code !== undefined && !values.all) {
+      throw new UsageError("--code only applies with --all");
+    }
+    const code = checkCode(values.code);
+    positionals.forEach(parseId);
+    using target = await openTarget(values, { needConfig: true });
+    const config = target.config!;
+    const log = createLogger({ level: "warn", write: (line) => io.err(line) });
+    const sources = new Map((await bindSources(config, log)).map((s) => [s.topic, s]));
+    const selected = values.all
+      ? allDeadLetters(target.buffer)
+      : namedDeadLetters(target.buffer, positionals);
+    const counts = { replayed: 0, failing: 0, skipped: 0 };
+    for (const dl of selected) {
+      if (values.all && (dl.replayedAt !== null || (code && dl.code !== code))) continue;
+      const result = replayOne(target.buffer, dl, sources, config.ingest.maxPayloadBytes);
+      counts[result.outcome]++;
+      io.out(values.json ? JSON.stringify(result) : describeOutcome(result));
+    }
+    io.err(
+      `Replayed ${counts.replayed}, still failing ${counts.failing}, skipped ${counts.skipped}`,
     );
     return counts.failing > 0 ? 1 : 0;
-  } finally {
-    buffer.close();
+  },
+};
+
+/** Checks the purge selection flags; returns how to pick the dead letters from a buffer. */
+function purgeSelector(
+  positionals: string[],
+  values: { replayed?: boolean; "forwarded-before"?: string },
+): (buffer: Buffer) => DeadLetter[] {
+  const before = values["forwarded-before"];
+  const modes = [positionals.length > 0, values.replayed === true, before !== undefined];
+  if (modes.filter(Boolean).length !== 1) {
+    throw new UsageError(
+      "Give exactly one of: dead letter ids, --replayed, --forwarded-before <ISO date>",
+    );
   }
+  if (positionals.length > 0) {
+    positionals.forEach(parseId);
+    return (buffer) => namedDeadLetters(buffer, positionals);
+  }
+  if (values.replayed) {
+    return (buffer) => [...allDeadLetters(buffer)].filter((dl) => dl.replayedAt !== null);
+  }
+  const cutoff = Date.parse(before!);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(before!) || Number.isNaN(cutoff)) {
+    throw new UsageError(`--forwarded-before "${before}" is not an ISO date (e.g. 2026-03-01)`);
+  }
+  return (buffer) =>
+    [...allDeadLetters(buffer)].filter((dl) => dl.forwardedAt !== null && dl.forwardedAt < cutoff);
 }
 
-async function purge(args: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseFlags(args, {
-    replayed: { type: "boolean" },
-    "forwarded-before": { type: "string" },
-    yes: { type: "boolean" },
-    force: { type: "boolean" },
-  });
-  const before = values["forwarded-before"] ? Date.parse(values["forwarded-before"]) : undefined;
-  if (before !== undefined && Number.isNaN(before)) {
-    throw new UsageError(
-      `--forwarded-before must be an ISO date, got "${values["forwarded-before"]}"`,
-    );
-  }
-  if (positionals.length === 0 && !values.replayed && before === undefined) {
-    throw new UsageError("purge needs dead letter ids, --replayed or --forwarded-before");
-  }
-  const buffer = await openBuffer(values);
-  try {
-    const wanted = new Set(ids(positionals));
-    const chosen = allDeadLetters(buffer).filter((d) =>
-      wanted.has(d.id) || (values.replayed && d.replayedAt !== null) ||
-      (before !== undefined && d.forwardedAt !== null && d.forwardedAt < before)
-    );
-    const unsent = chosen.filter((d) => d.forwardedAt === null);
-    if (unsent.length > 0 && !values.force) {
-      io.err(
-        `Refusing: ${unsent.length} of them (${
-          unsent.map((d) => d.id).join(", ")
-        }) never reached the centre; purging would lose them for good. Add --force if that is intended.`,
-      );
-      return 1;
-    }
-    if (!values.yes) {
-      chosen.forEach((d) => io.out(`would purge ${d.id} (${d.code}, ${d.topic})`));
-      io.out(`${chosen.length} dead letter(s) would be purged; add --yes to do it`);
+const purge: Subcommand = {
+  usage: `Usage: main.ts dlq purge <id...> | --replayed | --forwarded-before <ISO date> [options]
+
+Deletes dead letters. Without --yes it only lists what would be deleted (dry run, exit 0).
+Dead letters not yet forwarded to the centre exist nowhere else: purging them loses them for
+good, so that is refused (exit 1, nothing deleted) unless --force.
+  --replayed                   those replayed successfully
+  --forwarded-before <date>    those forwarded to the centre before this ISO date or time
+  --yes                        really delete
+  --force                      also delete dead letters not yet forwarded
+
+${COMMON_HELP}`,
+  async run(args, io) {
+    const { values, positionals } = parseCli(args, {
+      replayed: { type: "boolean" },
+      "forwarded-before": { type: "string" },
+      yes: { type: "boolean" },
+      force: { type: "boolean" },
+    });
+    const select = purgeSelector(positionals, values);
+    using target = await openTarget(values);
+    const selected = select(target.buffer);
+    const unforwarded = selected.filter((dl) => dl.forwardedAt === null);
+    const guarded = unforwarded.length > 0 && !values.force;
+    if (selected.length === 0) {
+      io.err("No dead letters match; nothing to delete");
       return 0;
     }
-    io.out(`purged ${buffer.purgeDeadLetters(chosen.map((d) => d.id))} dead letter(s)`);
+    const refusal = `${unforwarded.length} of them not yet forwarded to the centre ` +
+      `(id ${unforwarded.map((dl) => dl.id).join(", ")}): purging those loses them for good, ` +
+      `there is no other copy. Wait until the edge has forwarded them ` +
+      `("dlq list --unforwarded"), or add --force`;
+    if (!values.yes || guarded) {
+      report(io, selected, values.json === true, values.yes ? "refused" : "would_delete");
+      if (values.yes) {
+        io.err(`Refusing to purge ${selected.length} dead letter(s), nothing deleted: ${refusal}`);
+        return 1;
+      }
+      io.err(`Dry run: would delete ${selected.length} dead letter(s); add --yes to delete`);
+      if (guarded) io.err(`Note: --yes alone would be refused: ${refusal}`);
+      return 0;
+    }
+    const deleted = target.buffer.purgeDeadLetters(selected.map((dl) => dl.id));
+    report(io, selected, values.json === true, "deleted");
+    io.err(`Deleted ${deleted} dead letter(s)`);
     return 0;
-  } finally {
-    buffer.close();
+  },
+};
+
+function report(io: CliIo, selected: DeadLetter[], json: boolean, action: string): void {
+  if (json) {
+    io.out(selected.map((dl) => JSON.stringify({ action, ...summary(dl) })).join("\n"));
+    return;
   }
+  io.out(formatTable(
+    ["ID", "RECEIVED", "CODE", "FORWARDED", "REPLAYED", "MESSAGE"],
+    selected.map((dl) => [
+      String(dl.id),
+      isoOrDash(dl.receivedAt),
+      dl.code,
+      isoOrDash(dl.forwardedAt),
+      isoOrDash(dl.replayedAt),
+      truncate(dl.message, 50),
+    ]),
+  ));
 }
 
-/** `main.ts dlq ...`. */
-export function runDlqCommand(args: string[], io: CliIo = stdio): Promise<number> {
-  return runSubcommands(args, USAGE, { list, show, replay, purge }, io);
+/**
+ * `main.ts dlq <list|show|replay|purge>`: returns the exit code (0 ok, 1 runtime failure,
+ * 2 bad usage or config).
+ */
+export function runDlqCommand(args: string[], io: CliIo = defaultIo): Promise<number> {
+  return runSubcommand(USAGE, { list, show, replay, purge }, args, io);
 }

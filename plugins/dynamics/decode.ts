@@ -1,184 +1,194 @@
 import {
-  isoToUtc,
   listAt,
   type LotEventDraft,
-  msJsonDateToIso,
-  objectAt,
-  optionalStringAt,
   type PluginContext,
   PluginError,
-  quantityAt,
   stringAt,
   toRec20,
 } from "../../gateway/mod.ts";
+import { type Envelope, readEnvelope } from "./envelope.ts";
+import { batchAt, businessDate, defined, type Doc, numberAt, positiveAt } from "./fields.ts";
+import type { DynamicsKind, DynamicsOptions } from "./options.ts";
 
-/** What a business event means for lots. */
-export type DynamicsKind =
-  | "finished"
-  | "received"
-  | "picked"
-  | "staged"
-  | "merged"
-  | "split"
-  | "reversed";
+/**
+ * D365 business events -> canonical lot events: what each kind of event means for lots.
+ *
+ * @module
+ */
 
-/** Options of the Dynamics plugin. */
-export interface DynamicsOptions {
-  /** Extra unit symbols -> Rec 20 codes. */
-  unitAliases: Record<string, string>;
-  /** BusinessEventId -> kind, for events whose names do not end in the standard suffixes. */
-  businessEvents: Record<string, DynamicsKind>;
+type Context = PluginContext<DynamicsOptions>;
+
+/** Contract fields of the one-lot events: which D365 fields carry quantity, order and date. */
+interface SimpleSpec {
+  eventType: "LOT_CREATED" | "LOT_RECEIVED" | "LOT_CONSUMED" | "LOT_STAGED";
+  quantity: string;
+  correlation: string;
+  date: string;
 }
 
-/** Business event class-name endings (after the customer prefix, e.g. "Contoso") and their kind. */
-const SUFFIXES: [string, DynamicsKind][] = [
-  ["ProdReportedFinishedBusinessEvent", "finished"],
-  ["PurchProductReceiptPostedBusinessEvent", "received"],
-  ["ProdPickingListPostedBusinessEvent", "picked"],
-  ["ProdInputStagedBusinessEvent", "staged"],
-  ["InventBatchMergePostedBusinessEvent", "merged"],
-  ["InventBatchSplitPostedBusinessEvent", "split"],
-  ["InventJournalReversedBusinessEvent", "reversed"],
-];
+const SIMPLE: Partial<Record<DynamicsKind, SimpleSpec>> = {
+  "report-as-finished": {
+    eventType: "LOT_CREATED",
+    quantity: "ReportedGoodInventoryQuantity",
+    correlation: "ProductionOrderNumber",
+    date: "ReportAsFinishedDate",
+  },
+  "product-receipt": {
+    eventType: "LOT_RECEIVED",
+    quantity: "ReceivedInventoryQuantity",
+    correlation: "PurchaseOrderNumber",
+    date: "ProductReceiptDate",
+  },
+  "picking-list": {
+    eventType: "LOT_CONSUMED",
+    quantity: "ConsumptionInventoryQuantity",
+    correlation: "ProductionOrderNumber",
+    date: "ConsumptionDate",
+  },
+  "staging": {
+    eventType: "LOT_STAGED",
+    quantity: "InventoryQuantity",
+    correlation: "ProductionOrderNumber",
+    date: "TransactionDate",
+  },
+};
 
-function kindOf(id: string, options: DynamicsOptions): DynamicsKind {
-  const kind = options.businessEvents?.[id] ??
-    SUFFIXES.find(([suffix]) => id.endsWith(suffix))?.[1];
-  if (!kind) {
-    throw new PluginError(
-      `business event "${id}" is not mapped (names ending in ${
-        SUFFIXES.map(([s]) => s).join(", ")
-      }; or map it with the businessEvents option)`,
-      { field: "BusinessEventId", code: "plugin_unsupported" },
-    );
-  }
-  return kind;
-}
-
-/** D365 GUIDs come with or without braces and in any case: one form for ids. */
-function guid(value: string): string {
-  return value.replace(/^\{|\}$/g, "").toUpperCase();
+function unitOf(doc: Doc, field: string, ctx: Context): { unit: string; uom: string } {
+  const unit = stringAt(doc, field);
+  return { unit, uom: toRec20(unit, field, ctx.options.unitAliases ?? {}) };
 }
 
 /**
- * D365 F&O business event (standard envelope + inventory/production contract fields) ->
- * canonical events. See plugins/dynamics/README.md.
+ * Picking lists state the inventory quantity; events that only carry the BOM unit state the
+ * quantity in it (ConsumptionBOMQuantity when given).
  */
-export function decodeDynamics(
-  body: unknown,
-  ctx: PluginContext<DynamicsOptions>,
-): LotEventDraft[] {
-  const e = objectAt(body, "(event)");
-  const businessEventId = stringAt(e, "BusinessEventId");
-  const kind = kindOf(businessEventId, ctx.options);
-  const legalEntity = stringAt(e, "BusinessEventLegalEntity").toLowerCase();
-  const eventGuid = guid(stringAt(e, "EventId"));
-  const control = e.ControlNumber;
-  if (
-    control !== undefined &&
-    (typeof control !== "number" || !Number.isSafeInteger(control) || control < 0)
-  ) {
+function quantityFields(doc: Doc, spec: SimpleSpec): { quantity: string; unit: string } {
+  if (spec.eventType === "LOT_CONSUMED" && doc.UnitSymbol === undefined && "BOMUnitSymbol" in doc) {
+    const quantity = "ConsumptionBOMQuantity" in doc ? "ConsumptionBOMQuantity" : spec.quantity;
+    return { quantity, unit: "BOMUnitSymbol" };
+  }
+  return { quantity: spec.quantity, unit: "UnitSymbol" };
+}
+
+/** Report as finished, product receipt, picking list, staging: one lot; negative = reversal. */
+function decodeSimple(env: Envelope, spec: SimpleSpec, ctx: Context): LotEventDraft[] {
+  const { doc } = env;
+  const lotId = batchAt(doc, "ItemBatchNumber");
+  const material = stringAt(doc, "ItemNumber");
+  const correlationId = stringAt(doc, spec.correlation);
+  const fields = quantityFields(doc, spec);
+  const signed = numberAt(doc, fields.quantity);
+  const { unit, uom } = unitOf(doc, fields.unit, ctx);
+  const postingDate = businessDate(doc, spec.date);
+  // Nothing happened to the lot (e.g. only scrap reported, or a line closed without quantity).
+  if (signed === 0) return [];
+  const reversal = signed < 0;
+  return [{
+    eventId: ctx.eventId(...env.keys, lotId),
+    eventType: reversal ? "LOT_REVERSED" : spec.eventType,
+    timestamp: env.timestamp,
+    lotId,
+    material,
+    quantity: Math.abs(signed),
+    uom,
+    parents: [],
+    correlationId,
+    version: env.version,
+    source: { documentId: env.documentId },
+    payload: defined({
+      ...env.audit,
+      postingDate,
+      d365Unit: unit,
+      reverses: reversal ? spec.eventType : undefined,
+    }),
+  }];
+}
+
+function batchList(doc: Doc, key: string): { record: Doc; path: string }[] {
+  const value = doc[key];
+  const list = listAt(value, key);
+  if (list.length === 0) {
+    throw new PluginError(`field "${key}" must list at least one batch`, { field: key });
+  }
+  return list.map((record, i) => ({ record, path: Array.isArray(value) ? `${key}[${i}]` : key }));
+}
+
+/** Batch merge: one LOT_MERGED for the merged batch, the full source batches as parents. */
+function decodeMerge(env: Envelope, ctx: Context): LotEventDraft[] {
+  const { doc } = env;
+  const lotId = batchAt(doc, "MergedBatchNumber");
+  const material = stringAt(doc, "ItemNumber");
+  const quantity = positiveAt(doc, "MergedQuantity");
+  const { unit, uom } = unitOf(doc, "UnitSymbol", ctx);
+  const parents = batchList(doc, "SourceBatches").map(({ record, path }) => ({
+    lotId: batchAt(record, "BatchNumber", path),
+    quantity: positiveAt(record, "Quantity", path),
+    uom,
+  }));
+  const sum = parents.reduce((total, p) => total + p.quantity, 0);
+  if (Math.abs(sum - quantity) > 1e-9 * Math.max(1, quantity)) {
     throw new PluginError(
-      `field "ControlNumber" must be a non-negative integer, got ${JSON.stringify(control)}`,
-      {
-        field: "ControlNumber",
-      },
+      `field "MergedQuantity" is ${quantity} but the source batches add up to ${sum} (a batch merge takes each source batch in full)`,
+      { field: "MergedQuantity" },
     );
   }
-  const timestamp = e.EventTimeIso8601 !== undefined
-    ? isoToUtc(e.EventTimeIso8601, "EventTimeIso8601")
-    : msJsonDateToIso(e.EventTime, "EventTime");
-  const unitField = kind === "picked" && e.BOMUnitSymbol !== undefined
-    ? "BOMUnitSymbol"
-    : "UnitSymbol";
-  const unit = stringAt(e, unitField);
-  const uom = toRec20(unit, unitField, ctx.options.unitAliases ?? {});
-  const material = stringAt(e, "ItemNumber");
-  const documentId = optionalStringAt(e, "VoucherNumber") ??
-    optionalStringAt(e, "JournalNumber") ??
-    optionalStringAt(e, "InventoryJournalNumber") ?? eventGuid;
-  const payload = Object.fromEntries(
-    Object.entries({
-      businessEventId,
-      legalEntity,
-      d365EventId: eventGuid,
-      controlNumber: control,
-      voucherNumber: e.VoucherNumber,
-      journalNumber: e.JournalNumber ?? e.InventoryJournalNumber,
-      siteId: e.ProductionSiteId ?? e.SiteId,
-      warehouseId: e.WarehouseId,
-      toWarehouseId: e.ToWarehouseId,
-      reversedVoucherNumber: e.ReversedVoucherNumber,
-      initiatingUser: typeof e.InitiatingUserAADObjectId === "string"
-        ? guid(e.InitiatingUserAADObjectId)
-        : undefined,
-      d365Unit: unit,
-    }).filter(([, v]) => v !== undefined && v !== ""),
-  );
-  const common = {
-    timestamp,
+  const postingDate = businessDate(doc, "TransactionDate");
+  return [{
+    eventId: ctx.eventId(...env.keys, lotId),
+    eventType: "LOT_MERGED",
+    timestamp: env.timestamp,
+    lotId,
     material,
+    quantity,
     uom,
-    ...(control !== undefined ? { version: control as number } : {}),
-    source: { documentId },
-    payload,
-  };
-  const one = (
-    eventType: LotEventDraft["eventType"],
-    quantityKey: string,
-    correlationKey?: string,
-  ): LotEventDraft[] => {
-    const correlationId = correlationKey ? optionalStringAt(e, correlationKey) : undefined;
-    return [{
-      ...common,
-      eventId: ctx.eventId(legalEntity, eventGuid),
-      eventType,
-      lotId: stringAt(e, "ItemBatchNumber"),
-      quantity: Math.abs(quantityAt(e, quantityKey)),
-      parents: [],
-      ...(correlationId ? { correlationId } : {}),
-    }];
-  };
-  switch (kind) {
-    case "finished":
-      return one("LOT_CREATED", "ReportedGoodInventoryQuantity", "ProductionOrderNumber");
-    case "received":
-      return one("LOT_RECEIVED", "ReceivedInventoryQuantity", "PurchaseOrderNumber");
-    case "picked":
-      return one("LOT_CONSUMED", "ConsumptionInventoryQuantity", "ProductionOrderNumber");
-    case "staged":
-      return one("LOT_STAGED", "Quantity", "ProductionOrderNumber");
-    case "reversed":
-      return one("LOT_REVERSED", "Quantity", "ProductionOrderNumber");
-    case "merged": {
-      const sources = listAt(e.SourceBatches, "SourceBatches");
-      return [{
-        ...common,
-        eventId: ctx.eventId(legalEntity, eventGuid),
-        eventType: "LOT_MERGED",
-        lotId: stringAt(e, "MergedBatchNumber"),
-        quantity: quantityAt(e, "MergedQuantity"),
-        parents: sources.map((s, i) => ({
-          lotId: stringAt(s, "BatchNumber", `SourceBatches[${i}]`),
-          quantity: quantityAt(s, "Quantity", `SourceBatches[${i}]`),
-          uom,
-        })),
-      }];
+    parents,
+    version: env.version,
+    source: { documentId: env.documentId },
+    payload: defined({ ...env.audit, postingDate, d365Unit: unit }),
+  }];
+}
+
+/** Batch split: one LOT_SPLIT per target batch, each with the source batch as parent. */
+function decodeSplit(env: Envelope, ctx: Context): LotEventDraft[] {
+  const { doc } = env;
+  const parent = batchAt(doc, "SourceBatchNumber");
+  const material = stringAt(doc, "ItemNumber");
+  const { unit, uom } = unitOf(doc, "UnitSymbol", ctx);
+  const postingDate = businessDate(doc, "TransactionDate");
+  const seen = new Set<string>([parent]);
+  return batchList(doc, "TargetBatches").map(({ record, path }) => {
+    const lotId = batchAt(record, "BatchNumber", path);
+    if (seen.has(lotId)) {
+      throw new PluginError(
+        `field "${path}.BatchNumber" repeats batch "${lotId}" (targets must be new batches)`,
+        { field: `${path}.BatchNumber` },
+      );
     }
-    case "split": {
-      const parent = stringAt(e, "SourceBatchNumber");
-      return listAt(e.TargetBatches, "TargetBatches").map((t, i) => {
-        const lotId = stringAt(t, "BatchNumber", `TargetBatches[${i}]`);
-        const quantity = quantityAt(t, "Quantity", `TargetBatches[${i}]`);
-        return {
-          ...common,
-          eventId: ctx.eventId(legalEntity, eventGuid, lotId),
-          eventType: "LOT_SPLIT" as const,
-          lotId,
-          quantity,
-          parents: [{ lotId: parent, quantity, uom }],
-        };
-      });
-    }
-  }
+    seen.add(lotId);
+    const quantity = positiveAt(record, "Quantity", path);
+    return {
+      eventId: ctx.eventId(...env.keys, lotId),
+      eventType: "LOT_SPLIT" as const,
+      timestamp: env.timestamp,
+      lotId,
+      material,
+      quantity,
+      uom,
+      parents: [{ lotId: parent, quantity, uom }],
+      version: env.version,
+      source: { documentId: env.documentId },
+      payload: defined({ ...env.audit, postingDate, d365Unit: unit }),
+    };
+  });
+}
+
+/**
+ * D365 F&O business event (standard envelope + the inventory/production contract fields in
+ * README.md) -> canonical lot events. Throws a PluginError naming the field it cannot use.
+ */
+export function decodeDynamics(body: unknown, ctx: Context): LotEventDraft[] {
+  const env = readEnvelope(body, ctx.options);
+  const simple = SIMPLE[env.kind];
+  if (simple) return decodeSimple(env, simple, ctx);
+  return env.kind === "batch-merge" ? decodeMerge(env, ctx) : decodeSplit(env, ctx);
 }

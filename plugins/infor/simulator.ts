@@ -1,202 +1,260 @@
 import type { ErpSimulator, LotOperation, SimulationContext } from "../../gateway/mod.ts";
 
+/** The tenant and accounting entity the simulated LN system publishes under. */
 const TENANT = "ACME_PRD";
-const ENTITY = "100_AAA";
+const ENTITY = "100";
 
-interface LineSpec {
-  lot: string;
-  quantity: number;
-  order?: string;
+type Original = Exclude<LotOperation, { kind: "reverse" }>;
+
+/** One noun instance of a simulated BOD. */
+interface Document {
+  noun: string;
+  documentId: string;
+  body: Record<string, unknown>;
 }
 
-function bodId(
-  noun: string,
-  ctx: SimulationContext,
-  documentId: string,
-  revision: number,
-  variation: number,
-): string {
-  return `infor-nid:${TENANT}:${ENTITY}:${ctx.plantId}:${documentId}:${revision}?${noun}&verb=Sync&variationID=${variation}`;
+/** XML-to-JSON bridges give one element as an object and several as an array. */
+function one<T>(items: T[]): T | T[] {
+  return items.length === 1 ? items[0] : items;
+}
+
+/** LN writes whole seconds in document dates, milliseconds in CreationDateTime. */
+function seconds(at: Date): string {
+  return at.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+function header(op: Original, ctx: SimulationContext, id: string, extra = {}) {
+  return {
+    DocumentID: { ID: { "@accountingEntity": ENTITY, "@location": ctx.plantId, "#text": id } },
+    DocumentDateTime: seconds(op.at),
+    ...extra,
+  };
+}
+
+function lotLine(n: number, op: Original, lot: string, quantity: number, extra = {}) {
+  return {
+    LineNumber: String(n),
+    Item: { ItemID: { ID: op.material } },
+    Quantity: { "@unitCode": op.uom, "#text": String(quantity) },
+    ItemInstance: { Lot: { LotIDs: { ID: lot } } },
+    ...extra,
+  };
+}
+
+function orderReference(order: string) {
+  return { DocumentReference: { "@type": "ProductionOrder", DocumentID: { ID: order } } };
 }
 
 function adjustment(
-  op: Exclude<LotOperation, { kind: "reverse" | "receive" }>,
-): { reason: string; lines: LineSpec[] } {
+  op: Original,
+  ctx: SimulationContext,
+  reasonCode: string,
+  lines: unknown[],
+): Document {
+  const id = `IA${String(op.docNo).padStart(8, "0")}`;
+  return {
+    noun: "InventoryAdjustment",
+    documentId: id,
+    body: {
+      InventoryAdjustmentHeader: header(op, ctx, id, { ReasonCode: reasonCode }),
+      InventoryAdjustmentLine: one(lines),
+    },
+  };
+}
+
+function receipt(op: Extract<Original, { kind: "receive" }>, ctx: SimulationContext): Document {
+  const id = `RCV${String(op.docNo).padStart(8, "0")}`;
+  return {
+    noun: "ReceiveDelivery",
+    documentId: id,
+    body: {
+      ReceiveDeliveryHeader: header(op, ctx, id, {
+        SupplierParty: { PartyIDs: { ID: op.supplier } },
+      }),
+      ReceiveDeliveryItem: {
+        LineNumber: "1",
+        Item: { ItemID: { ID: op.material } },
+        ReceivedQuantity: { "@unitCode": op.uom, "#text": String(op.quantity) },
+        ItemInstance: { Lot: { LotIDs: { ID: op.lot } } },
+        PurchaseOrderReference: { DocumentID: { ID: op.purchaseOrder }, LineNumber: "10" },
+        WarehouseLocation: { ID: "RM01" },
+      },
+    },
+  };
+}
+
+function move(op: Extract<Original, { kind: "stage" }>, ctx: SimulationContext): Document {
+  const id = `MV${String(op.docNo).padStart(8, "0")}`;
+  return {
+    noun: "MoveInventory",
+    documentId: id,
+    body: {
+      MoveInventoryHeader: header(op, ctx, id),
+      MoveInventoryLine: lotLine(1, op, op.lot, op.quantity, {
+        FromLocation: { ID: "RM01" },
+        ToLocation: { ID: "PSA01" },
+        ...orderReference(op.order),
+      }),
+    },
+  };
+}
+
+/** The document an operation is in LN: a receipt, an adjustment or a move. */
+function document(op: Original, ctx: SimulationContext): Document {
   switch (op.kind) {
-    case "produce":
-      return { reason: "PRD", lines: [{ lot: op.lot, quantity: op.quantity, order: op.order }] };
-    case "consume":
-      return { reason: "11", lines: [{ lot: op.lot, quantity: -op.quantity, order: op.order }] };
+    case "receive":
+      return receipt(op, ctx);
     case "stage":
-      return { reason: "STG", lines: [{ lot: op.lot, quantity: op.quantity, order: op.order }] };
-    case "split":
-      return {
-        reason: "LOT",
-        lines: [
-          { lot: op.parent, quantity: -op.children.reduce((s, c) => s + c.quantity, 0) },
-          ...op.children.map((c) => ({ lot: c.lot, quantity: c.quantity })),
-        ],
-      };
-    case "merge":
-      return {
-        reason: "LOT",
-        lines: [
-          ...op.parents.map((p) => ({ lot: p.lot, quantity: -p.quantity })),
-          { lot: op.child, quantity: op.parents.reduce((s, p) => s + p.quantity, 0) },
-        ],
-      };
+      return move(op, ctx);
+    case "produce":
+      return adjustment(op, ctx, "10", [
+        lotLine(1, op, op.lot, op.quantity, {
+          WarehouseLocation: { ID: "FG01" },
+          ...orderReference(op.order),
+        }),
+      ]);
+    case "consume":
+      return adjustment(op, ctx, "11", [
+        lotLine(1, op, op.lot, -op.quantity, {
+          WarehouseLocation: { ID: "PSA01" },
+          ...orderReference(op.order),
+        }),
+      ]);
+    case "split": {
+      const total = op.children.reduce((sum, c) => sum + c.quantity, 0);
+      return adjustment(op, ctx, "90", [
+        lotLine(1, op, op.parent, -total),
+        ...op.children.map((c, i) => lotLine(i + 2, op, c.lot, c.quantity)),
+      ]);
+    }
+    case "merge": {
+      const total = op.parents.reduce((sum, p) => sum + p.quantity, 0);
+      return adjustment(op, ctx, "90", [
+        ...op.parents.map((p, i) => lotLine(i + 1, op, p.lot, -p.quantity)),
+        lotLine(op.parents.length + 1, op, op.child, total),
+      ]);
+    }
   }
 }
 
 function envelope(
-  noun: string,
+  doc: Document,
   ctx: SimulationContext,
-  at: Date,
-  id: string,
-  action: string,
-  area: unknown,
-): unknown {
+  bod: { at: Date; actionCode: string; revision: number; variationId: number },
+): Record<string, unknown> {
+  const bodId = `infor-nid:${TENANT}:${ENTITY}:${ctx.plantId}:${doc.documentId}:${bod.revision}` +
+    `?${doc.noun}&verb=Sync&variationID=${bod.variationId}`;
   return {
-    [`Sync${noun}`]: {
+    [`Sync${doc.noun}`]: {
+      "@xmlns": "http://schema.infor.com/InforOAGIS/2",
       "@releaseID": "9.2",
       "@versionID": "2.14.0",
       ApplicationArea: {
         Sender: {
-          LogicalID: "lid://infor.m3.m3be",
-          ComponentID: "M3BE",
+          LogicalID: `lid://infor.ln.${ctx.plantId.toLowerCase()}`,
+          ComponentID: "erp",
           ConfirmationCode: "OnError",
         },
-        CreationDateTime: at.toISOString(),
-        BODID: id,
+        CreationDateTime: bod.at.toISOString(),
+        BODID: bodId,
       },
       DataArea: {
         Sync: {
           TenantID: TENANT,
           AccountingEntityID: ENTITY,
           LocationID: ctx.plantId,
-          ActionCriteria: { ActionExpression: { "@actionCode": action } },
+          ActionCriteria: { ActionExpression: { "@actionCode": bod.actionCode } },
         },
-        [noun]: area,
+        [doc.noun]: doc.body,
       },
     },
   };
 }
 
-function documentIdOf(op: LotOperation): string {
-  return `${op.kind === "receive" ? "RCV" : "ADJ"}-${op.docNo}`;
-}
-
-/** Renders an operation as an ION BOD in JSON (element -> key, attribute -> @attr). */
+/**
+ * Renders an operation as the Sync BOD an Infor LN system publishes through ION, in the JSON a
+ * bridge republishes on MQTT. `docNo` numbers the document and is its BODID variationID; a
+ * reversal is the original document again with actionCode Delete, revision 2 and its own
+ * variationID and CreationDateTime.
+ */
 function render(op: LotOperation, ctx: SimulationContext): unknown {
-  const original = op.kind === "reverse" ? op.original : op;
-  const action = op.kind === "reverse" ? "Delete" : "Add";
-  const documentId = documentIdOf(original);
-  const revision = op.kind === "reverse" ? 2 : 1;
-  if (original.kind === "receive") {
-    const item = {
-      LineNumber: "1",
-      Item: { ItemID: { ID: original.material } },
-      ReceivedQuantity: { "@unitCode": original.uom, "#text": String(original.quantity) },
-      ItemInstance: { Lot: { LotIDs: { ID: original.lot } } },
-      PurchaseOrderReference: { DocumentID: { ID: original.purchaseOrder } },
-      SupplierParty: { PartyIDs: { ID: original.supplier } },
-    };
-    return envelope(
-      "ReceiveDelivery",
-      ctx,
-      op.at,
-      bodId("ReceiveDelivery", ctx, documentId, revision, op.docNo),
-      action,
-      {
-        ReceiveDeliveryHeader: {
-          DocumentID: {
-            ID: { "@accountingEntity": ENTITY, "@location": ctx.plantId, "#text": documentId },
-          },
-        },
-        ReceiveDeliveryItem: item,
-      },
-    );
+  if (op.kind === "reverse") {
+    return envelope(document(op.original, ctx), ctx, {
+      at: op.at,
+      actionCode: "Delete",
+      revision: 2,
+      variationId: op.docNo,
+    });
   }
-  const { reason, lines } = adjustment(original);
-  const rendered = lines.map((l, i) => ({
-    LineNumber: String(i + 1),
-    Item: { ItemID: { ID: original.material } },
-    Quantity: { "@unitCode": original.uom, "#text": String(l.quantity) },
-    ItemInstance: { Lot: { LotIDs: { ID: l.lot } } },
-    WarehouseLocation: { ID: reason === "STG" ? "PRODSTG" : ctx.plantId },
-    ...(l.order
-      ? { DocumentReference: { "@type": "ManufacturingOrder", DocumentID: { ID: l.order } } }
-      : {}),
-  }));
-  return envelope(
-    "InventoryAdjustment",
-    ctx,
-    op.at,
-    bodId("InventoryAdjustment", ctx, documentId, revision, op.docNo),
-    action,
-    {
-      InventoryAdjustmentHeader: {
-        DocumentID: {
-          ID: { "@accountingEntity": ENTITY, "@location": ctx.plantId, "#text": documentId },
-        },
-        DocumentDateTime: op.at.toISOString(),
-        ReasonCode: reason,
-      },
-      InventoryAdjustmentLine: rendered.length === 1 ? rendered[0] : rendered,
-    },
-  );
+  return envelope(document(op, ctx), ctx, {
+    at: op.at,
+    actionCode: "Add",
+    revision: 1,
+    variationId: op.docNo,
+  });
 }
 
-const SAMPLE: LotOperation = {
-  kind: "consume",
-  docNo: 1,
-  at: new Date("2026-03-15T09:00:00Z"),
-  material: "RM-10022",
-  uom: "KGM",
-  lot: "R2502110AB",
-  quantity: 5,
-  order: "7001245",
-};
-
+type Obj = Record<string, unknown>;
 type Bod = {
-  SyncInventoryAdjustment: Record<string, Record<string, Record<string, Record<string, unknown>>>>;
+  SyncInventoryAdjustment: Obj & {
+    ApplicationArea: Obj;
+    DataArea: Obj & { Sync: Obj; InventoryAdjustment: Obj };
+  };
 };
 
-function mutate(
-  ctx: SimulationContext,
-  change: (bod: Bod["SyncInventoryAdjustment"]) => void,
-): unknown {
-  const doc = render(SAMPLE, ctx) as Bod;
-  change(doc.SyncInventoryAdjustment);
-  return doc;
+function sample(ctx: SimulationContext): Bod {
+  return render({
+    kind: "consume",
+    docNo: 1,
+    at: new Date("2026-03-15T09:00:00Z"),
+    material: "RM-10022",
+    uom: "KGM",
+    lot: "L000000001",
+    quantity: 5,
+    order: "1000001",
+  }, ctx) as Bod;
 }
 
+function withLine(ctx: SimulationContext, change: (line: Obj) => void): Bod {
+  const bod = sample(ctx);
+  change(bod.SyncInventoryAdjustment.DataArea.InventoryAdjustment.InventoryAdjustmentLine as Obj);
+  return bod;
+}
+
+/** Plugin-level defects, each of which decode must turn into a dead letter. */
 const MALFORMED: ((ctx: SimulationContext) => unknown)[] = [
-  (ctx) => ({ SyncItemMaster: (render(SAMPLE, ctx) as Bod).SyncInventoryAdjustment }),
-  (ctx) =>
-    mutate(ctx, (b) => delete b.DataArea.InventoryAdjustment.InventoryAdjustmentLine.ItemInstance),
-  (ctx) =>
-    mutate(
-      ctx,
-      (b) =>
-        (b.DataArea.InventoryAdjustment.InventoryAdjustmentLine.Quantity as Record<
-          string,
-          unknown
-        >)["#text"] = "lots",
-    ),
-  (ctx) => mutate(ctx, (b) => b.ApplicationArea.CreationDateTime = "14.03.2025 06:49" as never),
-  (ctx) =>
-    mutate(
-      ctx,
-      (b) =>
-        (b.DataArea.InventoryAdjustment.InventoryAdjustmentLine.Quantity as Record<
-          string,
-          unknown
-        >)["@unitCode"] = "BUCKET",
-    ),
+  (ctx) => {
+    const { SyncInventoryAdjustment: bod } = sample(ctx);
+    const { InventoryAdjustment: noun, ...rest } = bod.DataArea;
+    return { SyncInventoryHold: { ...bod, DataArea: { ...rest, InventoryHold: noun } } };
+  },
+  (ctx) => withLine(ctx, (line) => delete line.ItemInstance),
+  (ctx) => withLine(ctx, (line) => line.Quantity = { "@unitCode": "KGM", "#text": "five" }),
+  (ctx) => withLine(ctx, (line) => line.Quantity = { "@unitCode": "BUCKET", "#text": "-5" }),
+  (ctx) => withLine(ctx, (line) => line.ItemInstance = "L000000001"),
+  (ctx) => {
+    const bod = sample(ctx);
+    bod.SyncInventoryAdjustment.ApplicationArea.CreationDateTime = "15.03.2026 10:00:00";
+    return bod;
+  },
+  (ctx) => {
+    const bod = sample(ctx);
+    delete bod.SyncInventoryAdjustment.ApplicationArea.BODID;
+    return bod;
+  },
+  (ctx) => {
+    const bod = sample(ctx);
+    bod.SyncInventoryAdjustment.DataArea.Sync.ActionCriteria = {
+      ActionExpression: { "@actionCode": "Purge" },
+    };
+    return bod;
+  },
 ];
 
-/** The Infor simulator: Sync BODs as an ION-to-MQTT bridge renders them in JSON. */
+/** Number of distinct malformed kinds (`malformed` picks one by `pick`). */
+export const MALFORMED_KINDS = MALFORMED.length;
+
+/** The Infor simulator: Sync BODs of an LN system as an ION-to-MQTT bridge republishes them. */
 export const inforSimulator: ErpSimulator = {
   render,
   malformed: (pick, ctx) => MALFORMED[Math.floor(pick * MALFORMED.length) % MALFORMED.length](ctx),

@@ -1,0 +1,81 @@
+/**
+ * What the Dynamics plugin knows about business events, and its options.
+ *
+ * @module
+ */
+
+/** The lot meaning of a D365 business event, named after the D365 function that posts it. */
+export type DynamicsKind =
+  | "report-as-finished"
+  | "product-receipt"
+  | "picking-list"
+  | "staging"
+  | "batch-merge"
+  | "batch-split";
+
+/**
+ * How a `BusinessEventId` is recognised: the X++ class name ends in one of these (custom events
+ * carry the customer's prefix, e.g. `ContosoProdReportedFinishedBusinessEvent`).
+ */
+export const BUSINESS_EVENT_SUFFIXES: Readonly<Record<DynamicsKind, string>> = {
+  "report-as-finished": "ProdReportedFinishedBusinessEvent",
+  "product-receipt": "PurchProductReceiptPostedBusinessEvent",
+  "picking-list": "ProdPickingListPostedBusinessEvent",
+  "staging": "ProdMaterialStagedBusinessEvent",
+  "batch-merge": "InventBatchMergePostedBusinessEvent",
+  "batch-split": "InventBatchSplitPostedBusinessEvent",
+};
+
+/** Where lot commands go in D365 (see README "Commands"). */
+export interface CommandOptions {
+  /** `dataAreaId` of the journals; default: the integration user's default company. */
+  legalEntity?: string;
+  /** Inventory adjustment journal name. Default `IAdj`. */
+  journalName?: string;
+  /** Default site when the command's payload has no `siteId`. */
+  siteId?: string;
+  /** Default warehouse when the command's payload has no `warehouseId`. */
+  warehouseId?: string;
+}
+
+/** Options of the Dynamics plugin, as validated by {@linkcode OPTIONS_SCHEMA}. */
+export interface DynamicsOptions {
+  /** Site unit symbols -> UN/ECE Rec 20 codes (they win over the built-in table). Default `{}`. */
+  unitAliases?: Record<string, string>;
+  /** Exact `BusinessEventId`s -> kind, for class names without a standard ending. Default `{}`. */
+  businessEvents?: Record<string, DynamicsKind>;
+  /** Downlink settings. Default `{}`. */
+  commands?: CommandOptions;
+}
+
+/** JSON Schema of {@linkcode DynamicsOptions}. */
+export const OPTIONS_SCHEMA: Record<string, unknown> = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    unitAliases: {
+      type: "object",
+      additionalProperties: { type: "string", pattern: "^[A-Z0-9]{2,3}$" },
+      default: {},
+      description: 'Site unit symbols to UN/ECE Rec 20 codes, e.g. { "sack": "XBG" }.',
+    },
+    businessEvents: {
+      type: "object",
+      additionalProperties: { enum: Object.keys(BUSINESS_EVENT_SUFFIXES) },
+      default: {},
+      description: "BusinessEventId -> kind for custom events whose class names do not end in " +
+        'a standard suffix, e.g. { "FabrikamProdOutputBusinessEvent": "report-as-finished" }.',
+    },
+    commands: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        legalEntity: { type: "string", minLength: 1, maxLength: 4 },
+        journalName: { type: "string", minLength: 1, default: "IAdj" },
+        siteId: { type: "string", minLength: 1 },
+        warehouseId: { type: "string", minLength: 1 },
+      },
+    },
+  },
+};
