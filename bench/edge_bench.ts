@@ -80,7 +80,7 @@ async function waitFor(
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await sleep(20);
+    await sleep(100);
   }
 }
 

@@ -151,12 +151,20 @@ export class Buffer {
   #now: () => number;
   #dedupeWindowMs: number;
   #usedBytes = 0;
+  /** Events waiting and their bytes, kept current by commit/remove (recount() re-reads them). */
+  #backlog = 0;
+  #backlogBytes = 0;
+  /** Deletes need no fsync of their own: a lost delete only re-publishes, and JetStream dedupes. */
+  #deleteDb: DatabaseSync;
   #stmts: Record<string, StatementSync>;
   #closed = false;
 
   private constructor(path: string, db: DatabaseSync, options: BufferOptions) {
     this.path = path;
     this.#db = db;
+    this.#deleteDb = new DatabaseSync(path);
+    this.#deleteDb.exec("PRAGMA busy_timeout = 5000");
+    this.#deleteDb.exec("PRAGMA synchronous = NORMAL");
     this.maxBytes = options.maxBytes ?? 1024 ** 3;
     this.#now = options.now ?? Date.now;
     this.#dedupeWindowMs = options.dedupeWindowMs ?? 168 * 3600_000;
@@ -172,10 +180,12 @@ export class Buffer {
       peek: db.prepare(
         "SELECT seq, event_id, lot_key, subject, body, received_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
       ),
-      deleteEvent: db.prepare("DELETE FROM events WHERE seq = ? RETURNING bytes"),
-      usedBytes: db.prepare(
-        "SELECT (SELECT coalesce(sum(bytes), 0) FROM events) + (SELECT coalesce(sum(length(raw) + length(message)), 0) FROM dead_letters) AS used",
+      deleteEvent: this.#deleteDb.prepare("DELETE FROM events WHERE seq = ? RETURNING bytes"),
+      totals: db.prepare(
+        `SELECT (SELECT count(*) FROM events) AS n, (SELECT coalesce(sum(bytes), 0) FROM events) AS b,
+           (SELECT coalesce(sum(length(raw) + length(message)), 0) FROM dead_letters) AS d`,
       ),
+      oldest: db.prepare("SELECT received_at FROM events ORDER BY seq LIMIT 1"),
     };
     this.recount();
   }
@@ -205,9 +215,12 @@ export class Buffer {
     return new Buffer(path, db, options);
   }
 
-  /** Bytes counted against maxBytes, recomputed from the database (other writers included). */
+  /** Re-reads the backlog and the bytes counted against maxBytes (other writers included). */
   recount(): number {
-    this.#usedBytes = Number((this.#stmts.usedBytes.get() as { used: number }).used);
+    const t = this.#stmts.totals.get() as { n: number; b: number; d: number };
+    this.#backlog = Number(t.n);
+    this.#backlogBytes = Number(t.b);
+    this.#usedBytes = Number(t.b) + Number(t.d);
     return this.#usedBytes;
   }
 
@@ -252,6 +265,7 @@ export class Buffer {
       );
     }
     let added = 0;
+    let eventBytes = 0;
     this.#transaction(() => {
       for (const { event, subject, body } of rows) {
         if (this.#stmts.seen.run(`e:${event.eventId}`, now).changes === 0) {
@@ -267,6 +281,7 @@ export class Buffer {
           Date.parse(event.observedAt),
         );
         added += body.byteLength;
+        eventBytes += body.byteLength;
         result.stored++;
       }
       for (const { intake, hash } of dead) {
@@ -291,6 +306,8 @@ export class Buffer {
       }
     });
     this.#usedBytes += added;
+    this.#backlog += result.stored;
+    this.#backlogBytes += eventBytes;
     return result;
   }
 
@@ -306,17 +323,22 @@ export class Buffer {
     }));
   }
 
-  /** Deletes forwarded events (after their JetStream ack), in one transaction. */
+  /** Deletes forwarded events (after their JetStream ack), in one transaction without fsync. */
   remove(seqs: number[]): void {
     if (seqs.length === 0) return;
-    let freed = 0;
+    let freed = 0, removed = 0;
     this.#transaction(() => {
       for (const seq of seqs) {
         const row = this.#stmts.deleteEvent.get(seq) as { bytes: number } | undefined;
-        if (row) freed += Number(row.bytes);
+        if (row) {
+          freed += Number(row.bytes);
+          removed++;
+        }
       }
-    });
+    }, this.#deleteDb);
     this.#usedBytes -= freed;
+    this.#backlog -= removed;
+    this.#backlogBytes -= freed;
   }
 
   /** Forgets seen eventIds older than the dedupe window. Returns how many were forgotten. */
@@ -329,21 +351,19 @@ export class Buffer {
     return changes;
   }
 
-  /** Backlog figures. */
+  /** Backlog figures; cheap enough for every /readyz (no table scan of the events). */
   stats(): BufferStats {
-    const events = this.#db.prepare(
-      "SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b, min(received_at) AS oldest FROM events",
-    ).get() as { n: number; b: number; oldest: number | null };
+    const oldest = this.#stmts.oldest.get() as { received_at: number } | undefined;
     const dead = this.#db.prepare(
       "SELECT count(*) AS n, coalesce(sum(forwarded_at IS NULL), 0) AS u FROM dead_letters",
     ).get() as { n: number; u: number };
     return {
-      backlog: Number(events.n),
-      backlogBytes: Number(events.b),
-      oldestReceivedAt: events.oldest === null ? null : Number(events.oldest),
+      backlog: this.#backlog,
+      backlogBytes: this.#backlogBytes,
+      oldestReceivedAt: oldest ? Number(oldest.received_at) : null,
       deadLetters: Number(dead.n),
       deadLettersUnforwarded: Number(dead.u),
-      usedBytes: this.recount(),
+      usedBytes: this.#usedBytes,
       maxBytes: this.maxBytes,
     };
   }
@@ -408,12 +428,12 @@ export class Buffer {
   }
 
   /** Runs `fn` in one transaction (BEGIN IMMEDIATE ... COMMIT), mapping SQLite errors to codes. */
-  #transaction(fn: () => void): void {
+  #transaction(fn: () => void, db: DatabaseSync = this.#db): void {
     if (this.#closed) {
       throw new PlantgateError("buffer_write_failed", "Cannot write: buffer is closed");
     }
     try {
-      this.#db.exec("BEGIN IMMEDIATE");
+      db.exec("BEGIN IMMEDIATE");
     } catch (error) {
       throw new PlantgateError(
         "buffer_write_failed",
@@ -425,10 +445,10 @@ export class Buffer {
     }
     try {
       fn();
-      this.#db.exec("COMMIT");
+      db.exec("COMMIT");
     } catch (error) {
       try {
-        this.#db.exec("ROLLBACK");
+        db.exec("ROLLBACK");
       } catch { /* the failed statement already rolled back */ }
       if (error instanceof PlantgateError) throw error;
       const full = isFull(error);
@@ -446,6 +466,7 @@ export class Buffer {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#deleteDb.close();
     this.#db.close();
   }
 }

@@ -62,6 +62,7 @@ export class Forwarder {
   #lastAckAt: number | null = null;
   #running = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #deleteTimer: ReturnType<typeof setTimeout> | undefined;
   #deadLetters: Promise<void> | undefined;
   readonly #deadLetterAttempts = new Map<number, number>();
   readonly #deadLetterRetryAt = new Map<number, number>();
@@ -129,7 +130,6 @@ export class Forwarder {
 
   #pump(): void {
     if (!this.#running) return;
-    this.#flushDeletes();
     const now = this.#now();
     if (now < this.#pausedUntil) return this.#schedule(this.#pausedUntil - now);
     this.#refill();
@@ -200,12 +200,16 @@ export class Forwarder {
     ).finally(() => {
       this.#lotsInFlight.delete(entry.lotKey);
       if (--this.#inFlight === 0) this.#settleIdle?.();
-      if (this.#toDelete.length >= 256) this.#flushDeletes();
+      if (this.#toDelete.length >= 1000) this.#flushDeletes();
+      else this.#deleteTimer ??= setTimeout(() => this.#flushDeletes(), 50);
       this.#schedule(this.#pausedUntil > this.#now() ? this.#pausedUntil - this.#now() : 0);
     });
   }
 
+  /** Deletes acked rows in batches (every 50 ms or 1000 rows): fewer, larger transactions. */
   #flushDeletes(): void {
+    clearTimeout(this.#deleteTimer);
+    this.#deleteTimer = undefined;
     if (this.#toDelete.length === 0) return;
     const seqs = this.#toDelete.splice(0);
     try {
