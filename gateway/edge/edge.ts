@@ -193,6 +193,7 @@ export class Edge {
 
   #renderMetrics(): string {
     const h = this.health();
+    const memory = Deno.memoryUsage();
     const gauges = [
       ["plantgate_edge_backlog", "Events in the buffer waiting for a JetStream ack.", h.backlog],
       ["plantgate_edge_backlog_bytes", "Bytes counted against buffer.maxBytes.", h.bufferUsedBytes],
@@ -218,6 +219,9 @@ export class Edge {
         h.centreReachable ? 1 : 0,
       ],
       ["plantgate_edge_ready", "1 when /readyz answers 200.", h.ready ? 1 : 0],
+      ["process_resident_memory_bytes", "Resident memory of the edge process.", memory.rss],
+      ["plantgate_edge_heap_used_bytes", "JavaScript heap in use.", memory.heapUsed],
+      ["plantgate_edge_heap_total_bytes", "JavaScript heap reserved.", memory.heapTotal],
     ] as const;
     const text = gauges.map(([name, help, value]) =>
       `# HELP ${name} ${help}\n# TYPE ${name} gauge\n${name} ${value}`
