@@ -11,6 +11,7 @@
  *
  * @module
  */
+import mqtt from "mqtt";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { BUILTIN_PLUGINS } from "../plugins/mod.ts";
@@ -121,9 +122,28 @@ async function startPlantgate(
   mosquitto: PrivateServer,
   nats: PrivateServer,
 ): Promise<Forwarder> {
-  const edge = await startEdgeProcess(edgeOptions(dir, mosquitto, nats));
+  const options = edgeOptions(dir, mosquitto, nats);
+  const edge = await startEdgeProcess(options);
   await waitFor(async () => (await edge.health()).mqttConnected, 10_000, "edge MQTT");
-  return { pid: () => edge.pid, stop: () => edge.stop(), [Symbol.asyncDispose]: () => edge.stop() };
+  const stop = async () => {
+    await edge.stop();
+    await dropSession(mosquitto.url, options.extra.mqtt.clientId);
+  };
+  return { pid: () => edge.pid, stop, [Symbol.asyncDispose]: stop };
+}
+
+/**
+ * Ends a stopped bench edge's persistent session, so the broker does not keep queueing every
+ * later phase's messages for it (that would load the broker and skew later measurements).
+ */
+async function dropSession(url: string, clientId: string): Promise<void> {
+  const client = await mqtt.connectAsync(url, {
+    protocolVersion: 5,
+    clientId,
+    clean: true,
+    properties: { sessionExpiryInterval: 0 },
+  });
+  await client.endAsync();
 }
 
 /** Every bench edge gets its own MQTT session, so no run inherits another's queued messages. */

@@ -135,7 +135,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Pr
       "allow_anonymous true",
       "persistence true",
       `persistence_location ${dir}/`,
-      "autosave_interval 1",
+      // Saved at every graceful stop; periodic saves of big queues would stall the broker.
+      "autosave_interval 300",
       `log_dest file ${log}`,
       "max_queued_messages 1000000",
       ...(options.extraConfig ?? []),
