@@ -14,8 +14,14 @@ export type {
 } from "./core/plugin.ts";
 export type { CanonicalLotEvent, LotEventType, ParentLot } from "./core/canonical_event.ts";
 export { PluginError } from "./core/errors.ts";
-export { REC20_UNITS, toRec20 } from "./core/units.ts";
-export { isoToUtc, msJsonDateToIso, sapDateTimeToIso, zonedToUtc } from "./core/time.ts";
+export { REC20_UNITS, toRec20, UNIT_ALIASES_OPTION } from "./core/units.ts";
+export {
+  isoToUtc,
+  msJsonDateToIso,
+  sapDateTimeToIso,
+  zonedParts,
+  zonedToUtc,
+} from "./core/time.ts";
 export type { Logger } from "./core/logger.ts";
 export type {
   ConsumeOperation,

@@ -20,11 +20,27 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
   return f;
 }
 
+/** Wall-clock fields (zero-padded strings) of an instant in an IANA time zone. */
+export function zonedParts(
+  at: Date,
+  timeZone: string,
+): { year: string; month: string; day: string; hour: string; minute: string; second: string } {
+  const parts = Object.fromEntries(
+    formatter(timeZone).formatToParts(at).map((p) => [p.type, p.value]),
+  );
+  return {
+    year: parts.year,
+    month: parts.month,
+    day: parts.day,
+    hour: parts.hour,
+    minute: parts.minute,
+    second: parts.second,
+  };
+}
+
 /** Offset of `timeZone` from UTC at instant `utcMs`, in milliseconds. */
 function offsetMs(utcMs: number, timeZone: string): number {
-  const parts = Object.fromEntries(
-    formatter(timeZone).formatToParts(new Date(utcMs)).map((p) => [p.type, p.value]),
-  );
+  const parts = zonedParts(new Date(utcMs), timeZone);
   const asUtc = Date.UTC(
     Number(parts.year),
     Number(parts.month) - 1,

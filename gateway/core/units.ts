@@ -108,3 +108,14 @@ export function toRec20(
   }
   return code;
 }
+
+/**
+ * JSON Schema of a plugin's `unitAliases` option (site unit spellings -> Rec 20 codes), for
+ * plugins to put in their optionsSchema.
+ */
+export const UNIT_ALIASES_OPTION: Readonly<Record<string, unknown>> = {
+  type: "object",
+  additionalProperties: { type: "string", pattern: "^[A-Z0-9]{2,3}$" },
+  default: {},
+  description: 'Site unit spellings to UN/ECE Rec 20 codes, e.g. { "FAS": "XDR" }.',
+};

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { UNIT_ALIASES_OPTION } from "../../gateway/mod.ts";
 
 /** The lot meaning of a D365 business event, named after the D365 function that posts it. */
 export type DynamicsKind =
@@ -53,12 +54,7 @@ export const OPTIONS_SCHEMA: Record<string, unknown> = {
   type: "object",
   additionalProperties: false,
   properties: {
-    unitAliases: {
-      type: "object",
-      additionalProperties: { type: "string", pattern: "^[A-Z0-9]{2,3}$" },
-      default: {},
-      description: 'Site unit symbols to UN/ECE Rec 20 codes, e.g. { "sack": "XBG" }.',
-    },
+    unitAliases: UNIT_ALIASES_OPTION,
     businessEvents: {
       type: "object",
       additionalProperties: { enum: Object.keys(BUSINESS_EVENT_SUFFIXES) },

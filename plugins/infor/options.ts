@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { UNIT_ALIASES_OPTION } from "../../gateway/mod.ts";
 
 /** Options of the Infor plugin (defaults applied by the runtime from `optionsSchema`). */
 export interface InforOptions {
@@ -26,12 +27,7 @@ export const INFOR_OPTIONS_SCHEMA: Record<string, unknown> = {
   type: "object",
   additionalProperties: false,
   properties: {
-    unitAliases: {
-      type: "object",
-      additionalProperties: { type: "string", pattern: "^[A-Z0-9]{2,3}$" },
-      default: {},
-      description: "Site unitCode spellings to UN/ECE Rec 20 codes, e.g. { FAS: XDR }.",
-    },
+    unitAliases: UNIT_ALIASES_OPTION,
     stagingLocations: {
       type: "array",
       items: { type: "string", minLength: 1 },

@@ -4,7 +4,12 @@
  *
  * @module
  */
-import { definePlugin, type LotCommand, PluginError } from "../../gateway/mod.ts";
+import {
+  definePlugin,
+  type LotCommand,
+  PluginError,
+  UNIT_ALIASES_OPTION,
+} from "../../gateway/mod.ts";
 import { decodeSap, type SapOptions } from "./decode.ts";
 import { sapSimulator } from "./simulator.ts";
 
@@ -53,12 +58,7 @@ export default definePlugin<SapOptions>({
     type: "object",
     additionalProperties: false,
     properties: {
-      unitAliases: {
-        type: "object",
-        additionalProperties: { type: "string", pattern: "^[A-Z0-9]{2,3}$" },
-        default: {},
-        description: "Site unit spellings (T006) to UN/ECE Rec 20 codes, e.g. { FAS: XDR }.",
-      },
+      unitAliases: UNIT_ALIASES_OPTION,
     },
   },
   decode: (message, ctx) => decodeSap(message.body, ctx),

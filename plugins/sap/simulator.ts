@@ -1,25 +1,19 @@
-import type { ErpSimulator, LotOperation, SimulationContext } from "../../gateway/mod.ts";
+import {
+  type ErpSimulator,
+  type LotOperation,
+  type SimulationContext,
+  zonedParts,
+} from "../../gateway/mod.ts";
 
 const SAP_UNITS: Record<string, string> = { KGM: "KG", LTR: "L", H87: "ST", GRM: "G", EA: "EA" };
 
 /** Wall-clock parts of `at` in `timeZone` as SAP writes them: YYYYMMDD and HHMMSS. */
 function sapLocal(at: Date, timeZone: string): { date: string; time: string; year: string } {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat("en-CA", {
-      timeZone,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      second: "2-digit",
-    }).formatToParts(at).map((p) => [p.type, p.value]),
-  );
+  const p = zonedParts(at, timeZone);
   return {
-    date: `${parts.year}${parts.month}${parts.day}`,
-    time: `${parts.hour}${parts.minute}${parts.second}`,
-    year: parts.year,
+    date: `${p.year}${p.month}${p.day}`,
+    time: `${p.hour}${p.minute}${p.second}`,
+    year: p.year,
   };
 }
 
