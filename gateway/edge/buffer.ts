@@ -60,6 +60,10 @@ export interface CommitResult {
   deadLettered: number;
   /** Dead letters with the same bytes already kept. */
   duplicateDeadLetters: number;
+  /** Bytes of the events stored. */
+  eventBytes: number;
+  /** Bytes now counted against maxBytes (events + dead letters). */
+  addedBytes: number;
 }
 
 /** Backlog figures for `buffer stats`, `/readyz` and metrics. */
@@ -242,6 +246,8 @@ export class Buffer {
       duplicates: 0,
       deadLettered: 0,
       duplicateDeadLetters: 0,
+      eventBytes: 0,
+      addedBytes: 0,
     };
     const rows: { event: CanonicalLotEvent; subject: string; body: Uint8Array }[] = [];
     const dead: { intake: Extract<Intake, { kind: "dead" }>; hash: string }[] = [];
@@ -305,10 +311,17 @@ export class Buffer {
         result.deadLettered++;
       }
     });
-    this.#usedBytes += added;
-    this.#backlog += result.stored;
-    this.#backlogBytes += eventBytes;
+    result.eventBytes = eventBytes;
+    result.addedBytes = added;
+    this.applyCommit(result);
     return result;
+  }
+
+  /** Counts a commit made through another connection to this file (the commit worker). */
+  applyCommit(result: CommitResult): void {
+    this.#usedBytes += result.addedBytes;
+    this.#backlog += result.stored;
+    this.#backlogBytes += result.eventBytes;
   }
 
   /** Up to `limit` events after `afterSeq`, in buffer order. */

@@ -7,6 +7,7 @@ import { bindPlugin } from "../core/plugin_runtime.ts";
 import { checkStreams, connectNats, lotEventsSubject } from "../io/jetstream.ts";
 import { MqttSubscriber } from "../io/mqtt_subscriber.ts";
 import { Buffer } from "./buffer.ts";
+import { CommitWorker } from "./commit_worker.ts";
 import { EdgeMetrics } from "./edge_metrics.ts";
 import { Forwarder } from "./forwarder.ts";
 import { type EdgeHealth, serveEdgeHttp } from "./http.ts";
@@ -50,6 +51,7 @@ export class Edge {
   readonly #config: EdgeConfig;
   readonly #log: Logger;
   #buffer: Buffer | undefined;
+  #commits: CommitWorker | undefined;
   #subscriber: MqttSubscriber | undefined;
   #ingest: Ingest | undefined;
   #forwarder: Forwarder | undefined;
@@ -75,10 +77,12 @@ export class Edge {
   async start(): Promise<void> {
     const config = this.#config;
     const sources = await bindSources(config, this.#log);
-    this.#buffer = Buffer.open(config.buffer.path, {
+    const bufferOptions = {
       maxBytes: config.buffer.maxBytes,
       dedupeWindowMs: config.buffer.dedupeWindowHours * 3600_000,
-    });
+    };
+    this.#buffer = Buffer.open(config.buffer.path, bufferOptions);
+    this.#commits = CommitWorker.start(this.#buffer, bufferOptions);
     const stats = this.#buffer.stats();
     this.#log.info("Buffer open", {
       path: config.buffer.path,
@@ -86,7 +90,7 @@ export class Edge {
       deadLetters: stats.deadLetters,
       usedBytes: stats.usedBytes,
     });
-    this.#ingest = new Ingest(this.#buffer, sources, {
+    this.#ingest = new Ingest(this.#commits, sources, {
       maxPayloadBytes: config.ingest.maxPayloadBytes,
       warnAt: config.buffer.warnAt,
       log: this.#log.child({ component: "ingest" }),
@@ -240,6 +244,7 @@ export class Edge {
     await this.#nc?.close();
     await this.#connecting;
     await this.#http?.shutdown();
+    this.#commits?.close();
     this.#buffer?.close();
     this.#log.info("Edge stopped");
   }

@@ -2,8 +2,15 @@ import { errorMessage, PlantgateError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { type BoundPlugin, decodeNative } from "../core/plugin_runtime.ts";
 import type { InboundMessage } from "../io/mqtt_subscriber.ts";
-import type { Buffer, Intake } from "./buffer.ts";
+import type { CommitResult, Intake } from "./buffer.ts";
 import type { EdgeMetrics } from "./edge_metrics.ts";
+
+/** Where ingest commits: the buffer's fsync'd writer (a commit worker in the edge). */
+export interface Committer {
+  commit(intakes: Intake[]): Promise<CommitResult>;
+  readonly usedBytes: number;
+  readonly maxBytes: number;
+}
 
 /** One configured source: a topic, the plugin bound to it and the JetStream subject. */
 export interface Source {
@@ -31,14 +38,14 @@ export interface IngestOptions {
  * ack of the batch) when the buffer cannot take it.
  */
 export class Ingest {
-  readonly #buffer: Buffer;
+  readonly #buffer: Committer;
   readonly #sources: Map<string, Source>;
   readonly #options: IngestOptions;
   readonly #maxPayload: number;
   #warnedLevel = 0;
   #lastFailure: PlantgateError | undefined;
 
-  constructor(buffer: Buffer, sources: Source[], options: IngestOptions) {
+  constructor(buffer: Committer, sources: Source[], options: IngestOptions) {
     this.#buffer = buffer;
     this.#sources = new Map(sources.map((s) => [s.topic, s]));
     this.#options = options;
@@ -51,7 +58,7 @@ export class Ingest {
   }
 
   /** The batch handler for the MQTT subscriber. */
-  handle = (batch: InboundMessage[]): Promise<void> => {
+  handle = async (batch: InboundMessage[]): Promise<void> => {
     const { metrics, log } = this.#options;
     const intakes: Intake[] = [];
     for (const message of batch) {
@@ -59,7 +66,7 @@ export class Ingest {
       intakes.push(this.#decode(message));
     }
     try {
-      const result = this.#buffer.commit(intakes);
+      const result = await this.#buffer.commit(intakes);
       this.#lastFailure = undefined;
       metrics.buffered.inc({}, result.stored);
       if (result.duplicates) metrics.duplicates.inc({ where: "buffer" }, result.duplicates);
@@ -80,7 +87,6 @@ export class Ingest {
       }
       this.#warnIfFilling();
       this.#options.onCommitted?.();
-      return Promise.resolve();
     } catch (error) {
       const failure = error instanceof PlantgateError
         ? error
@@ -91,7 +97,7 @@ export class Ingest {
         metrics.errors.inc({ code: failure.code, stage: "buffer" });
       }
       this.#lastFailure = failure;
-      return Promise.reject(failure);
+      throw failure;
     }
   };
 
