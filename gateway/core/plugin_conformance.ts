@@ -94,7 +94,8 @@ export function expectedEvents(op: LotOperation): Expected[] {
   }
 }
 
-function pick(e: CanonicalLotEvent): Expected {
+/** The fields of an event that the simulation contract fixes (what `expectedEvents` returns). */
+export function contractView(e: CanonicalLotEvent): Expected {
   return {
     eventType: e.eventType,
     lotId: e.lotId,
@@ -123,7 +124,7 @@ export function checkSimulatorContract(plugin: Plugin, context: SimulationContex
     const outcome = decode(plugin.simulator.render(op, context));
     assert.ok(outcome.ok, `${op.kind} decodes: ${!outcome.ok ? outcome.message : ""}`);
     assert.deepEqual(
-      outcome.events.map(pick),
+      outcome.events.map(contractView),
       expectedEvents(op),
       `${op.kind} gives the contracted events`,
     );

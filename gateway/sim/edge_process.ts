@@ -6,7 +6,7 @@
  */
 import { stringify } from "yaml";
 import type { EdgeHealth } from "../edge/http.ts";
-import { freePort } from "./servers.ts";
+import { ChildSlot, freePort } from "./servers.ts";
 
 /** The plant and servers an edge process serves. */
 export interface EdgeProcessOptions {
@@ -84,43 +84,37 @@ export function metricValue(text: string, name: string, label?: string): number 
 export async function startEdgeProcess(options: EdgeProcessOptions): Promise<EdgeProcess> {
   const { path, port } = await writeEdgeConfig(options);
   const logPath = `${options.dir}/edge.log`;
-  let child: Deno.ChildProcess | undefined;
+  const slot = new ChildSlot();
   const base = `http://127.0.0.1:${port}`;
-  const halt = async (signal: Deno.Signal) => {
-    const c = child;
-    if (!c) return;
-    child = undefined;
-    try {
-      c.kill(signal);
-    } catch { /* already exited */ }
-    await c.status;
-  };
+  const halt = (signal: Deno.Signal) => slot.halt(signal);
   const handle: EdgeProcess = {
     configPath: path,
     httpPort: port,
     logPath,
     get pid() {
-      return child?.pid;
+      return slot.pid;
     },
     async start() {
-      if (child) return;
+      if (slot.pid !== undefined) return;
       // sh only redirects stderr to the log and then becomes the edge (exec): same PID.
-      child = new Deno.Command("sh", {
-        args: [
-          "-c",
-          'exec "$0" "$@" 2>>"$PLANTGATE_EDGE_LOG"',
-          Deno.execPath(),
-          "run",
-          "--allow-all",
-          MAIN,
-          "edge",
-          "-c",
-          path,
-        ],
-        env: { PLANTGATE_EDGE_LOG: logPath },
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
+      slot.spawn(
+        new Deno.Command("sh", {
+          args: [
+            "-c",
+            'exec "$0" "$@" 2>>"$PLANTGATE_EDGE_LOG"',
+            Deno.execPath(),
+            "run",
+            "--allow-all",
+            MAIN,
+            "edge",
+            "-c",
+            path,
+          ],
+          env: { PLANTGATE_EDGE_LOG: logPath },
+          stdout: "null",
+          stderr: "null",
+        }),
+      );
       const deadline = Date.now() + 30_000;
       for (;;) {
         try {

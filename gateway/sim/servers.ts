@@ -71,6 +71,33 @@ async function waitForPort(port: number, child: Deno.ChildProcess, name: string,
   throw new Error(`Cannot start ${name} on 127.0.0.1:${port}: not listening after 10 s\n${tail}`);
 }
 
+/** One child process at a time, started, stopped or killed as often as a test needs. */
+export class ChildSlot {
+  #child: Deno.ChildProcess | undefined;
+
+  /** PID of the running child, or undefined. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  /** Starts `command` (the slot must be empty). */
+  spawn(command: Deno.Command): Deno.ChildProcess {
+    this.#child = command.spawn();
+    return this.#child;
+  }
+
+  /** Sends `signal` and waits for the exit; nothing if no child runs. */
+  async halt(signal: Deno.Signal): Promise<void> {
+    const child = this.#child;
+    if (!child) return;
+    this.#child = undefined;
+    try {
+      child.kill(signal);
+    } catch { /* already gone */ }
+    await child.status;
+  }
+}
+
 function managed(
   name: string,
   scheme: string,
@@ -79,27 +106,19 @@ function managed(
   command: () => Deno.Command,
   log: string,
 ): PrivateServer {
-  let child: Deno.ChildProcess | undefined;
-  const halt = async (signal: Deno.Signal) => {
-    const c = child;
-    if (!c) return;
-    child = undefined;
-    try {
-      c.kill(signal);
-    } catch { /* already gone */ }
-    await c.status;
-  };
+  const slot = new ChildSlot();
+  const halt = (signal: Deno.Signal) => slot.halt(signal);
   const server: PrivateServer = {
     name,
     port,
     url: `${scheme}://127.0.0.1:${port}`,
     dir,
     get pid() {
-      return child?.pid;
+      return slot.pid;
     },
     async start() {
-      if (child) return;
-      child = command().spawn();
+      if (slot.pid !== undefined) return;
+      const child = slot.spawn(command());
       try {
         await waitForPort(port, child, name, log);
       } catch (error) {

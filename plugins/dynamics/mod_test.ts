@@ -3,6 +3,7 @@ import type { CanonicalLotEvent } from "../../gateway/core/canonical_event.ts";
 import { runFixtureDir } from "../../gateway/core/fixtures.ts";
 import {
   checkSimulatorContract,
+  contractView,
   expectedEvents,
   SAMPLE_OPERATIONS,
 } from "../../gateway/core/plugin_conformance.ts";
@@ -40,17 +41,6 @@ function decodeOk(context: SimulationContext, body: unknown): CanonicalLotEvent[
   const outcome = decoder(context)(body);
   assert.ok(outcome.ok, !outcome.ok ? `${outcome.code} ${outcome.field}: ${outcome.message}` : "");
   return outcome.events;
-}
-
-function contractView(e: CanonicalLotEvent) {
-  return {
-    eventType: e.eventType,
-    lotId: e.lotId,
-    quantity: e.quantity,
-    uom: e.uom,
-    parents: e.parents.map((p) => ({ lotId: p.lotId, quantity: p.quantity, uom: p.uom })),
-    ...(e.correlationId ? { correlationId: e.correlationId } : {}),
-  };
 }
 
 Deno.test("every Dynamics golden fixture passes, and there are at least 8", async () => {
