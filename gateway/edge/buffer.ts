@@ -60,6 +60,8 @@ export interface CommitResult {
   deadLettered: number;
   /** Dead letters with the same bytes already kept. */
   duplicateDeadLetters: number;
+  /** Per dead-letter intake, in order: kept (true) or absorbed as a duplicate (false). */
+  deadLettersKept: boolean[];
   /** Bytes of the events stored. */
   eventBytes: number;
   /** Bytes now counted against maxBytes (events + dead letters). */
@@ -246,6 +248,7 @@ export class Buffer {
       duplicates: 0,
       deadLettered: 0,
       duplicateDeadLetters: 0,
+      deadLettersKept: [],
       eventBytes: 0,
       addedBytes: 0,
     };
@@ -293,6 +296,7 @@ export class Buffer {
       for (const { intake, hash } of dead) {
         if (this.#stmts.seen.run(`d:${intake.topic}:${hash}`, now).changes === 0) {
           result.duplicateDeadLetters++;
+          result.deadLettersKept.push(false);
           continue;
         }
         this.#stmts.insertDead.run(
@@ -309,6 +313,7 @@ export class Buffer {
         );
         added += intake.raw.byteLength + intake.message.length;
         result.deadLettered++;
+        result.deadLettersKept.push(true);
       }
     });
     result.eventBytes = eventBytes;

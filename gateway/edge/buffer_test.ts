@@ -116,3 +116,15 @@ Deno.test("seen event ids are forgotten after the dedupe window", async () => {
   assert.equal(buffer.pruneSeen(), 1);
   buffer.close();
 });
+
+Deno.test("a commit says which dead letters were kept and which were absorbed as duplicates", async () => {
+  const buffer = Buffer.open(await tempPath());
+  const result = buffer.commit([
+    deadIntake("{a"),
+    eventsIntake(1),
+    deadIntake("{a"),
+    deadIntake("{b"),
+  ]);
+  assert.deepEqual(result.deadLettersKept, [true, false, true]);
+  buffer.close();
+});

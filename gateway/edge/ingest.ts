@@ -70,21 +70,16 @@ export class Ingest {
       this.#lastFailure = undefined;
       metrics.buffered.inc({}, result.stored);
       if (result.duplicates) metrics.duplicates.inc({ where: "buffer" }, result.duplicates);
-      for (const intake of intakes) {
-        if (intake.kind === "dead") {
-          metrics.deadLettered.inc({ code: intake.code, stage: intake.stage });
-          metrics.error(
-            log,
-            intake.code,
-            intake.stage,
-            `Dead-lettered message: ${intake.message}`,
-            {
-              topic: intake.topic,
-              field: intake.field,
-            },
-          );
-        }
-      }
+      const dead = intakes.filter((i) => i.kind === "dead");
+      dead.forEach((intake, i) => {
+        // A broker re-delivery of a message already dead-lettered is absorbed, not counted again.
+        if (!result.deadLettersKept[i]) return;
+        metrics.deadLettered.inc({ code: intake.code, stage: intake.stage });
+        metrics.error(log, intake.code, intake.stage, `Dead-lettered message: ${intake.message}`, {
+          topic: intake.topic,
+          field: intake.field,
+        });
+      });
       this.#warnIfFilling();
       this.#options.onCommitted?.();
     } catch (error) {
