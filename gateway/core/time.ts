@@ -38,8 +38,28 @@ export function zonedParts(
   };
 }
 
-/** Offset of `timeZone` from UTC at instant `utcMs`, in milliseconds. */
+const QUARTER_HOUR = 15 * 60_000;
+const offsets = new Map<string, Map<number, number>>();
+
+/**
+ * Offset of `timeZone` from UTC at instant `utcMs`, in milliseconds. Zones change offset only
+ * on quarter-hour boundaries, so one lookup per zone and quarter hour is cached (Intl's
+ * formatToParts is the costliest step of decoding an ERP timestamp).
+ */
 function offsetMs(utcMs: number, timeZone: string): number {
+  let zone = offsets.get(timeZone);
+  if (!zone) offsets.set(timeZone, zone = new Map());
+  const bucket = Math.floor(utcMs / QUARTER_HOUR);
+  let offset = zone.get(bucket);
+  if (offset === undefined) {
+    if (zone.size > 50_000) zone.clear();
+    offset = computeOffsetMs(bucket * QUARTER_HOUR, timeZone);
+    zone.set(bucket, offset);
+  }
+  return offset;
+}
+
+function computeOffsetMs(utcMs: number, timeZone: string): number {
   const parts = zonedParts(new Date(utcMs), timeZone);
   const asUtc = Date.UTC(
     Number(parts.year),
@@ -113,7 +133,9 @@ export function sapDateTimeToIso(
     });
   }
   const [year, month, day, hour, minute, second] = [d[1], d[2], d[3], t[1], t[2], t[3]].map(Number);
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) {
+  const calendar = new Date(Date.UTC(year, month - 1, day));
+  const realDay = calendar.getUTCMonth() === month - 1 && calendar.getUTCDate() === day;
+  if (month < 1 || month > 12 || !realDay || hour > 23 || minute > 59 || second > 59) {
     throw new PluginError(`field "${field}" is not a real date/time: ${date} ${time ?? ""}`, {
       field,
     });

@@ -38,3 +38,33 @@ Deno.test("Microsoft JSON dates and 7-digit ISO fractions parse", () => {
   assert.equal(isoToUtc("2026-03-15T10:22:03+01:00", "t"), "2026-03-15T09:22:03.000Z");
   assert.throws(() => isoToUtc("2026-03-15 10:22", "t"), /ISO 8601/);
 });
+
+Deno.test("an impossible calendar day is refused, not rolled into the next month", () => {
+  assert.throws(() => sapDateTimeToIso("20250230", "080000", "UTC", "CREDAT"), /not a real date/);
+  assert.equal(sapDateTimeToIso("20240229", "080000", "UTC", "CREDAT"), "2024-02-29T08:00:00.000Z");
+});
+
+Deno.test("cached zone offsets follow both transitions of a whole year", () => {
+  const wallClock = new Intl.DateTimeFormat("en-CA", {
+    timeZone: "America/Chicago",
+    hourCycle: "h23",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+  for (let hours = 0; hours < 366 * 24; hours++) {
+    const at = new Date(Date.UTC(2026, 0, 1) + hours * 3600_000 + 30 * 60_000);
+    const w = Object.fromEntries(wallClock.formatToParts(at).map((p) => [p.type, p.value]));
+    const back = sapDateTimeToIso(
+      `${w.year}${w.month}${w.day}`,
+      `${w.hour}${w.minute}00`,
+      "America/Chicago",
+      "t",
+    );
+    // In the autumn overlap a wall time maps to the earlier instant; everything else round-trips.
+    const overlapSecondPass = w.month === "11" && w.hour === "01" && back !== at.toISOString();
+    if (!overlapSecondPass) assert.equal(back, at.toISOString());
+  }
+});
