@@ -1,230 +1,209 @@
 import {
-  listAt,
   type LotEventDraft,
-  objectAt,
-  optionalStringAt,
+  type ParentLot,
   type PluginContext,
   PluginError,
-  quantityAt,
-  sapDateTimeToIso,
-  stringAt,
-  toRec20,
-  unpad,
 } from "../../gateway/mod.ts";
+import { type DocumentFacts, documentFacts } from "./document.ts";
+import { type GoodsMovementIdoc, locateIdocs, pathOf, text } from "./idoc.ts";
+import { type Line, readLine, REVERSALS, type Settings, settingsOf } from "./line.ts";
+import type { SapOptions } from "./options.ts";
 
-/** Options of the SAP plugin. */
-export interface SapOptions {
-  /** Extra unit spellings -> Rec 20 codes (site T006 entries). */
-  unitAliases: Record<string, string>;
+/**
+ * SAP goods movements (IDoc WMMBXY or MBGMCR rendered as JSON) -> canonical lot event drafts.
+ * Mapping and key choices: plugins/sap/README.md.
+ */
+export function decodeSap(body: unknown, ctx: PluginContext<SapOptions>): LotEventDraft[] {
+  const settings = settingsOf(ctx);
+  return locateIdocs(body).flatMap((idoc) =>
+    idoc.testRun ? [] : decodeIdoc(idoc, { ctx, settings, facts: documentFacts(idoc, ctx) })
+  );
 }
 
-/** One goods-movement item, whatever the IDoc type. */
-interface Item {
-  path: string;
-  /** Material document key parts: number, year, item (or IDoc number and item index). */
-  documentId: string;
-  keys: string[];
-  material: string;
-  batch: string;
-  moveType: string;
-  quantity: number;
-  uom: string;
-  unit: string;
-  order?: string;
-  purchaseOrder?: string;
-  movementIndicator?: string;
-  receivingBatch?: string;
-  storageLocation?: string;
-  receivingStorageLocation?: string;
-  reversed?: string;
-  plant?: string;
+/** What the events of one IDoc are built with. */
+interface Scope {
+  ctx: PluginContext<SapOptions>;
+  settings: Settings;
+  facts: DocumentFacts;
 }
 
-const IDOC_ROOTS = ["WMMBID02", "WMMBID01", "MBGMCR04", "MBGMCR03", "MBGMCR02"];
+function decodeIdoc(idoc: GoodsMovementIdoc, scope: Scope): LotEventDraft[] {
+  const lines = idoc.items.flatMap((view, index) => {
+    const line = readLine(view, { index, idoc, settings: scope.settings });
+    return line ? [line] : [];
+  });
+  // Batch-to-batch transfers are grouped by receiving lot; the event sits where its first item is.
+  const slots: (LotEventDraft | Line[])[] = [];
+  const groups = new Map<string, Line[]>();
+  for (const line of lines) {
+    const event = (eventType: LotEventDraft["eventType"], correlationId?: string) =>
+      slots.push(draft(line, scope, { eventType, correlationId }));
+    if (line.moveType === "101") {
+      const type = receiptType(line);
+      event(type, type === "LOT_CREATED" ? line.order : line.purchaseOrder);
+    } else if (line.moveType === "261") {
+      event("LOT_CONSUMED", line.order);
+    } else if (line.moveType in REVERSALS) {
+      if (reversesEvent(line, scope.settings)) slots.push(reversal(line, scope));
+    } else if (changesLot(line)) {
+      const key = `${line.receivingMaterial}\u0000${line.receivingBatch}`;
+      let group = groups.get(key);
+      if (!group) {
+        group = [];
+        groups.set(key, group);
+        slots.push(group);
+      }
+      group.push(line);
+    } else if (staging(line, scope.settings)) {
+      event("LOT_STAGED", line.order);
+    }
+  }
+  return slots.map((slot) => Array.isArray(slot) ? transfer(slot, scope) : slot);
+}
 
-function wmmbxyItems(idoc: Record<string, unknown>, unitAliases: Record<string, string>): Item[] {
-  const header = objectAt(idoc.E1MBXYH, "IDOC.E1MBXYH");
-  return listAt(header.E1MBXYI, "IDOC.E1MBXYH.E1MBXYI").map((item, i, all) => {
-    const path = `IDOC.E1MBXYH.E1MBXYI${all.length > 1 ? `[${i}]` : ""}`;
-    const result = objectAt(item.E1MBXYJ, `${path}.E1MBXYJ`);
-    const mblnr = stringAt(result, "MBLNR", `${path}.E1MBXYJ`);
-    const mjahr = stringAt(result, "MJAHR", `${path}.E1MBXYJ`);
-    const mblpo = stringAt(result, "MBLPO", `${path}.E1MBXYJ`);
-    const unit = stringAt(item, "ERFME", path);
-    const smbln = optionalStringAt(item, "SMBLN", path);
-    return {
-      path,
-      documentId: `${mblnr}/${mjahr}/${mblpo}`,
-      keys: [mblnr, mjahr, mblpo],
-      material: unpad(stringAt(item, "MATNR", path)),
-      batch: stringAt(item, "CHARG", path),
-      moveType: stringAt(item, "BWART", path),
-      quantity: quantityAt(item, "ERFMG", path),
-      unit,
-      uom: toRec20(unit, `${path}.ERFME`, unitAliases),
-      order: mapOptional(optionalStringAt(item, "AUFNR", path), unpad),
-      purchaseOrder: optionalStringAt(item, "EBELN", path),
-      movementIndicator: optionalStringAt(item, "KZBEW", path),
-      receivingBatch: optionalStringAt(item, "UMCHA", path),
-      storageLocation: optionalStringAt(item, "LGORT", path),
-      receivingStorageLocation: optionalStringAt(item, "UMLGO", path),
-      reversed: smbln &&
-        [smbln, optionalStringAt(item, "SJAHR", path), optionalStringAt(item, "SMBLP", path)]
-          .filter(Boolean).join("/"),
-      plant: optionalStringAt(item, "WERKS", path),
-    };
+/** 101 against a production order creates the lot; against a purchase order receives it. */
+function receiptType(line: Line): "LOT_CREATED" | "LOT_RECEIVED" {
+  const indicator = text(line.view, "KZBEW")?.toUpperCase();
+  if (indicator === "F") return "LOT_CREATED";
+  if (indicator === "B") return "LOT_RECEIVED";
+  if (line.order) return "LOT_CREATED";
+  if (line.purchaseOrder) return "LOT_RECEIVED";
+  const path = pathOf(line.view, "KZBEW");
+  throw new PluginError(
+    `goods receipt 101 "${line.documentId}" names neither a production order ` +
+      "(AUFNR, KZBEW F) nor a purchase order (EBELN, KZBEW B)",
+    { field: path },
+  );
+}
+
+function changesLot(line: Line): boolean {
+  const changes = line.receivingBatch !== line.batch || line.receivingMaterial !== line.material;
+  if (!changes && line.moveType === "309") {
+    const path = pathOf(line.view, "UMCHA");
+    throw new PluginError(
+      `transfer posting 309 "${line.documentId}" changes neither the batch nor the material`,
+      { field: path },
+    );
+  }
+  return changes;
+}
+
+function staging(line: Line, settings: Settings): boolean {
+  if (settings.staging.size === 0) return true;
+  return settings.staging.has(line.receivingStorageLocation ?? "");
+}
+
+/** A 312 of a plain storage-location move reverses a move that gave no event: none either. */
+function reversesEvent(line: Line, settings: Settings): boolean {
+  const sameLot = line.receivingBatch === line.batch && line.receivingMaterial === line.material;
+  return line.moveType !== "312" || !sameLot || staging(line, settings);
+}
+
+interface DraftFields {
+  eventType: LotEventDraft["eventType"];
+  correlationId?: string;
+  lotId?: string;
+  material?: string;
+  quantity?: number;
+  parents?: ParentLot[];
+  lines?: Line[];
+  extra?: Record<string, unknown>;
+}
+
+function draft(line: Line, { ctx, facts }: Scope, fields: DraftFields): LotEventDraft {
+  return {
+    eventId: ctx.eventId(...line.keys),
+    eventType: fields.eventType,
+    timestamp: facts.timestamp,
+    lotId: fields.lotId ?? line.batch,
+    material: fields.material ?? line.material,
+    quantity: fields.quantity ?? line.quantity,
+    uom: line.uom,
+    parents: fields.parents ?? [],
+    ...(fields.correlationId ? { correlationId: fields.correlationId } : {}),
+    ...(facts.version !== undefined ? { version: facts.version } : {}),
+    source: { documentId: line.documentId },
+    payload: {
+      ...facts.payload,
+      items: (fields.lines ?? [line]).map((l) => l.audit),
+      ...fields.extra,
+    },
+  };
+}
+
+/** SAP quantities have 3 decimals; sums are rounded so 0.1 + 0.2 stays 0.3. */
+function add(a: number, b: number): number {
+  return Math.round((a + b) * 1e6) / 1e6;
+}
+
+/** One source lot into the receiving lot = split; several = merge. */
+function transfer(group: Line[], scope: Scope): LotEventDraft {
+  const [first] = group;
+  const parents = new Map<string, ParentLot & { quantity: number }>();
+  let total = 0;
+  for (const line of group) {
+    if (line.uom !== first.uom) {
+      throw new PluginError(
+        `items into batch "${first.receivingBatch}" mix units ${first.uom} and ${line.uom}`,
+        { field: line.unitPath },
+      );
+    }
+    total = add(total, line.quantity);
+    const key = `${line.material}\u0000${line.batch}`;
+    const known = parents.get(key);
+    if (known) known.quantity = add(known.quantity, line.quantity);
+    else {
+      parents.set(key, {
+        lotId: line.batch,
+        ...(line.material !== first.receivingMaterial ? { material: line.material } : {}),
+        quantity: line.quantity,
+        uom: line.uom,
+      });
+    }
+  }
+  return draft(first, scope, {
+    eventType: parents.size > 1 ? "LOT_MERGED" : "LOT_SPLIT",
+    lotId: first.receivingBatch,
+    material: first.receivingMaterial,
+    quantity: total,
+    parents: [...parents.values()],
+    correlationId: first.order,
+    lines: group,
   });
 }
 
-function mbgmcrItems(
-  idoc: Record<string, unknown>,
-  docnum: string,
-  unitAliases: Record<string, string>,
-): Item[] {
-  const body = objectAt(idoc.E1MBGMCR, "IDOC.E1MBGMCR");
-  return listAt(body.E1BP2017_GM_ITEM_CREATE, "IDOC.E1MBGMCR.E1BP2017_GM_ITEM_CREATE").map(
-    (item, i, all) => {
-      const path = `IDOC.E1MBGMCR.E1BP2017_GM_ITEM_CREATE${all.length > 1 ? `[${i}]` : ""}`;
-      const unit = optionalStringAt(item, "ENTRY_UOM", path) ??
-        stringAt(item, "ENTRY_UOM_ISO", path);
-      const index = String(i + 1).padStart(4, "0");
-      return {
-        path,
-        documentId: `IDOC ${docnum}/${index}`,
-        keys: ["IDOC", docnum, index],
-        material: unpad(stringAt(item, "MATERIAL", path)),
-        batch: stringAt(item, "BATCH", path),
-        moveType: stringAt(item, "MOVE_TYPE", path),
-        quantity: quantityAt(item, "ENTRY_QNT", path),
-        unit,
-        uom: toRec20(unit, `${path}.ENTRY_UOM`, unitAliases),
-        order: mapOptional(optionalStringAt(item, "ORDERID", path), unpad),
-        purchaseOrder: optionalStringAt(item, "PO_NUMBER", path),
-        movementIndicator: optionalStringAt(item, "MVT_IND", path),
-        receivingBatch: optionalStringAt(item, "MOVE_BATCH", path),
-        storageLocation: optionalStringAt(item, "STGE_LOC", path),
-        receivingStorageLocation: optionalStringAt(item, "MOVE_STLOC", path),
-        plant: optionalStringAt(item, "PLANT", path),
-      };
-    },
-  );
-}
-
-function mapOptional<T, U>(value: T | undefined, fn: (v: T) => U): U | undefined {
-  return value === undefined ? undefined : fn(value);
-}
-
-function audit(item: Item): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries({
-      movementType: item.moveType,
-      plant: item.plant,
-      storageLocation: item.storageLocation,
-      receivingStorageLocation: item.receivingStorageLocation,
-      movementIndicator: item.movementIndicator,
-      purchaseOrder: item.purchaseOrder,
-      reversedDocument: item.reversed,
-      sapUnit: item.unit,
-    }).filter(([, v]) => v !== undefined),
-  );
-}
-
-const REVERSALS = new Set(["102", "262", "310", "312"]);
-
 /**
- * SAP goods movement (IDoc WMMBXY or MBGMCR rendered as JSON) -> canonical events.
- * See plugins/sap/README.md for the mapping.
+ * A reversal names the lot and quantity of the original. Reversing a batch-to-batch transfer
+ * (310/312 with UMCHA) reverses the receiving lot's split or merge: that lot is the event's,
+ * the issuing batch its parent.
  */
-export function decodeSap(body: unknown, ctx: PluginContext<SapOptions>): LotEventDraft[] {
-  const doc = objectAt(body, "(document)");
-  const rootName = IDOC_ROOTS.find((r) => r in doc);
-  if (!rootName) {
-    throw new PluginError(
-      `not an SAP goods-movement IDoc: expected one of ${IDOC_ROOTS.join(", ")} at the top, got ${
-        Object.keys(doc).slice(0, 5).join(", ") || "nothing"
-      }`,
-      { field: "(root)", code: "plugin_unsupported" },
-    );
-  }
-  const idoc = objectAt(objectAt(doc[rootName], rootName).IDOC, `${rootName}.IDOC`);
-  const control = objectAt(idoc.EDI_DC40, "IDOC.EDI_DC40");
-  const docnum = stringAt(control, "DOCNUM", "IDOC.EDI_DC40");
-  const timestamp = sapDateTimeToIso(
-    control.CREDAT,
-    control.CRETIM,
-    ctx.timeZone,
-    "IDOC.EDI_DC40.CREDAT",
-  );
-  const aliases = ctx.options.unitAliases ?? {};
-  const items = rootName.startsWith("WMMB")
-    ? wmmbxyItems(idoc, aliases)
-    : mbgmcrItems(idoc, docnum, aliases);
-  const base = (item: Item) => ({ timestamp, material: item.material, uom: item.uom });
-  const events: LotEventDraft[] = [];
-  const batchTransfers = new Map<string, Item[]>();
-  for (const item of items) {
-    const payload = { ...audit(item), idoc: docnum, idocType: rootName };
-    const simple = (
-      eventType: LotEventDraft["eventType"],
-      correlationId?: string,
-    ): LotEventDraft => ({
-      ...base(item),
-      eventId: ctx.eventId(...item.keys),
-      eventType,
-      lotId: item.batch,
-      quantity: Math.abs(item.quantity),
-      parents: [],
-      ...(correlationId ? { correlationId } : {}),
-      source: { documentId: item.documentId },
-      payload,
-    });
-    const moveField = `${item.path}.${rootName.startsWith("WMMB") ? "BWART" : "MOVE_TYPE"}`;
-    if (item.moveType === "101") {
-      const fromPurchase = item.movementIndicator === "B" || (item.purchaseOrder && !item.order);
-      events.push(
-        fromPurchase
-          ? simple("LOT_RECEIVED", item.purchaseOrder)
-          : simple("LOT_CREATED", item.order),
-      );
-    } else if (item.moveType === "261") {
-      events.push(simple("LOT_CONSUMED", item.order));
-    } else if (REVERSALS.has(item.moveType)) {
-      events.push(simple("LOT_REVERSED", item.order));
-    } else if (item.moveType === "311" || item.moveType === "309") {
-      if (item.receivingBatch && item.receivingBatch !== item.batch) {
-        const group = batchTransfers.get(item.receivingBatch) ?? [];
-        group.push(item);
-        batchTransfers.set(item.receivingBatch, group);
-      } else {
-        events.push(simple("LOT_STAGED", item.order));
+function reversal(line: Line, scope: Scope): LotEventDraft {
+  const changed = (line.moveType === "310" || line.moveType === "312") &&
+    (line.receivingBatch !== line.batch || line.receivingMaterial !== line.material);
+  const smbln = text(line.view, "SMBLN");
+  const reversed = smbln && [
+    /^\d+$/.test(smbln) ? smbln.padStart(10, "0") : smbln,
+    text(line.view, "SJAHR"),
+    text(line.view, "SMBLP")?.padStart(4, "0"),
+  ].filter(Boolean).join("/");
+  return draft(line, scope, {
+    eventType: "LOT_REVERSED",
+    correlationId: line.order ?? line.purchaseOrder,
+    ...(changed
+      ? {
+        lotId: line.receivingBatch,
+        material: line.receivingMaterial,
+        parents: [{
+          lotId: line.batch,
+          ...(line.material !== line.receivingMaterial ? { material: line.material } : {}),
+          quantity: line.quantity,
+          uom: line.uom,
+        }],
       }
-    } else {
-      throw new PluginError(
-        `movement type "${item.moveType}" is not mapped (supported: 101, 261, 309, 311 and reversals 102, 262, 310, 312)`,
-        { field: moveField, code: "plugin_unsupported" },
-      );
-    }
-  }
-  for (const [receiving, group] of batchTransfers) {
-    const first = group[0];
-    const sources = new Set(group.map((i) => i.batch));
-    const quantity = group.reduce((sum, i) => sum + Math.abs(i.quantity), 0);
-    events.push({
-      ...base(first),
-      eventId: ctx.eventId(...first.keys.slice(0, -1), "to", receiving),
-      eventType: sources.size > 1 ? "LOT_MERGED" : "LOT_SPLIT",
-      lotId: receiving,
-      quantity,
-      parents: group.map((i) => ({ lotId: i.batch, quantity: Math.abs(i.quantity), uom: i.uom })),
-      ...(first.order ? { correlationId: first.order } : {}),
-      source: { documentId: `${first.keys.slice(0, -1).join("/")}->${receiving}` },
-      payload: {
-        ...audit(first),
-        idoc: docnum,
-        idocType: rootName,
-        items: group.map((i) => i.documentId),
-      },
-    });
-  }
-  return events;
+      : {}),
+    extra: {
+      reverses: REVERSALS[line.moveType],
+      ...(reversed ? { reversedDocumentId: reversed } : {}),
+    },
+  });
 }

@@ -1,123 +1,135 @@
-import {
-  type ErpSimulator,
-  type LotOperation,
-  type SimulationContext,
-  zonedParts,
-} from "../../gateway/mod.ts";
+import type { ErpSimulator, LotOperation, SimulationContext } from "../../gateway/mod.ts";
+import { sapLocal, sapUnit } from "./sap_format.ts";
 
-const SAP_UNITS: Record<string, string> = { KGM: "KG", LTR: "L", H87: "ST", GRM: "G", EA: "EA" };
+type Item = Record<string, unknown>;
+type Original = Extract<LotOperation, { kind: "reverse" }>["original"];
 
-/** Wall-clock parts of `at` in `timeZone` as SAP writes them: YYYYMMDD and HHMMSS. */
-function sapLocal(at: Date, timeZone: string): { date: string; time: string; year: string } {
-  const p = zonedParts(at, timeZone);
-  return {
-    date: `${p.year}${p.month}${p.day}`,
-    time: `${p.hour}${p.minute}${p.second}`,
-    year: p.year,
-  };
+/** Numeric SAP keys are zero-padded to their length (ALPHA conversion). */
+function pad(value: string, width: number): string {
+  return /^\d+$/.test(value) ? value.padStart(width, "0") : value;
 }
 
-const pad = (value: string, width: number) =>
-  /^\d+$/.test(value) ? value.padStart(width, "0") : value;
-const qty = (n: number) => n.toFixed(3);
-
-interface ItemSpec {
-  batch: string;
-  bwart: string;
-  quantity: number;
-  extra?: Record<string, string>;
+/** Material document number: goods receipts from range 50, issues and transfers from 49. */
+function materialDocument(op: LotOperation): string {
+  const range = op.kind === "receive" || op.kind === "produce" ? "50" : "49";
+  return `${range}${String(op.docNo % 100_000_000).padStart(8, "0")}`;
 }
 
-function items(op: Exclude<LotOperation, { kind: "reverse" }>): ItemSpec[] {
+/** The E1MBXYI items of an operation, without the result segment. */
+function items(op: Exclude<LotOperation, { kind: "reverse" }>, timeZone: string): Item[] {
+  const unit = sapUnit(op.uom);
+  const line = (batch: string, bwart: string, quantity: number, fields: Item): Item => ({
+    CHARG: batch,
+    BWART: bwart,
+    ...fields,
+    ERFMG: quantity.toFixed(3),
+    ERFME: unit,
+  });
+  const transfer = (from: string, to: string, quantity: number): Item =>
+    line(from, "311", quantity, {
+      SHKZG: "H",
+      LGORT: "FG01",
+      UMMAT: pad(op.material, 18),
+      UMLGO: "FG01",
+      UMCHA: to,
+    });
   switch (op.kind) {
     case "receive":
-      return [{
-        batch: op.lot,
-        bwart: "101",
-        quantity: op.quantity,
-        extra: {
-          KZBEW: "B",
-          EBELN: op.purchaseOrder,
-          EBELP: "00010",
-          LIFNR: op.supplier,
-          LGORT: "RM01",
-        },
-      }];
+      return [line(op.lot, "101", op.quantity, {
+        KZBEW: "B",
+        SHKZG: "S",
+        LGORT: "RM01",
+        EBELN: pad(op.purchaseOrder, 10),
+        EBELP: "00010",
+        LIFNR: pad(op.supplier, 10),
+      })];
     case "produce":
-      return [{
-        batch: op.lot,
-        bwart: "101",
-        quantity: op.quantity,
-        extra: { KZBEW: "F", AUFNR: pad(op.order, 12), LGORT: "FG01" },
-      }];
+      return [line(op.lot, "101", op.quantity, {
+        KZBEW: "F",
+        SHKZG: "S",
+        LGORT: "FG01",
+        AUFNR: pad(op.order, 12),
+        HSDAT: sapLocal(op.at, timeZone).date,
+      })];
     case "split":
-      return op.children.map((c) => ({
-        batch: op.parent,
-        bwart: "311",
-        quantity: c.quantity,
-        extra: { LGORT: "FG01", UMLGO: "FG01", UMCHA: c.lot },
-      }));
+      return op.children.map((c) => transfer(op.parent, c.lot, c.quantity));
     case "merge":
-      return op.parents.map((p) => ({
-        batch: p.lot,
-        bwart: "311",
-        quantity: p.quantity,
-        extra: { LGORT: "RM01", UMLGO: "RM01", UMCHA: op.child },
-      }));
+      return op.parents.map((p) => transfer(p.lot, op.child, p.quantity));
     case "stage":
-      return [{
-        batch: op.lot,
-        bwart: "311",
-        quantity: op.quantity,
-        extra: { LGORT: "RM01", UMLGO: "PR01", AUFNR: pad(op.order, 12) },
-      }];
+      return [line(op.lot, "311", op.quantity, {
+        SHKZG: "H",
+        LGORT: "RM01",
+        UMMAT: pad(op.material, 18),
+        UMLGO: "PSA1",
+        UMCHA: op.lot,
+        AUFNR: pad(op.order, 12),
+      })];
     case "consume":
-      return [{
-        batch: op.lot,
-        bwart: "261",
-        quantity: op.quantity,
-        extra: { LGORT: "PR01", AUFNR: pad(op.order, 12) },
-      }];
+      return [line(op.lot, "261", op.quantity, {
+        SHKZG: "H",
+        LGORT: "PSA1",
+        AUFNR: pad(op.order, 12),
+        RSNUM: String(op.docNo % 10_000_000_000).padStart(10, "0"),
+        RSPOS: "0001",
+      })];
   }
 }
 
-/** Material document number of a simulated document. */
-function mblnr(docNo: number): string {
-  return String(4_900_000_000 + (docNo % 100_000_000));
+/** A reversal repeats the original's items with movement type + 1, the other side, and SMBLN. */
+function reversalItems(original: Original, timeZone: string): Item[] {
+  return items(original, timeZone).map((item, i) => ({
+    ...item,
+    BWART: String(Number(item.BWART) + 1),
+    SHKZG: item.SHKZG === "S" ? "H" : "S",
+    SMBLN: materialDocument(original),
+    SJAHR: sapLocal(original.at, timeZone).year,
+    SMBLP: String(i + 1).padStart(4, "0"),
+  }));
 }
 
-/** Renders a simulated operation as an outbound WMMBXY IDoc (WMMBID02) in JSON. */
+/** SAP writes unused numeric fields as zeros, not as empty strings. */
+const INITIAL: Item = {
+  EBELP: "00000",
+  RSNUM: "0000000000",
+  SJAHR: "0000",
+  SMBLP: "0000",
+  VFDAT: "00000000",
+};
+
+const TCODES: Record<LotOperation["kind"], string> = {
+  receive: "MIGO_GR",
+  produce: "MB31",
+  split: "MB1B",
+  merge: "MB1B",
+  stage: "MB1B",
+  consume: "MB1A",
+  reverse: "MBST",
+};
+
+/**
+ * An operation as the outbound WMMBXY IDoc (basic type WMMBID02) SAP writes when the material
+ * document is posted, in the JSON an IDoc-to-MQTT bridge makes of it: one object for one item,
+ * an array for several; SAP's initial values ("00000") in unused numeric fields.
+ */
 function render(op: LotOperation, ctx: SimulationContext): unknown {
   const local = sapLocal(op.at, ctx.timeZone);
-  const specs: ItemSpec[] = op.kind === "reverse"
-    ? items(op.original).map((s) => ({
-      ...s,
-      bwart: String(Number(s.bwart) + 1),
-      extra: {
-        ...s.extra,
-        SMBLN: mblnr(op.original.docNo),
-        SJAHR: sapLocal(op.original.at, ctx.timeZone).year,
-        SMBLP: "0001",
-      },
-    }))
-    : items(op);
-  const lines = specs.map((s, i) => ({
+  const unit = sapUnit(op.uom);
+  const specs = op.kind === "reverse"
+    ? reversalItems(op.original, ctx.timeZone)
+    : items(op, ctx.timeZone);
+  const lines = specs.map((spec, i) => ({
     "@SEGMENT": "1",
     MATNR: pad(op.material, 18),
-    WERKS: `${ctx.plantId}100`.slice(0, 4),
-    CHARG: s.batch,
-    BWART: s.bwart,
-    SHKZG: ["101", "262", "312"].includes(s.bwart) ? "S" : "H",
-    ERFMG: qty(s.quantity),
-    ERFME: SAP_UNITS[op.uom] ?? op.uom,
-    ...s.extra,
+    WERKS: ctx.plantId.toUpperCase().slice(0, 4),
+    ...spec,
+    ...Object.fromEntries(Object.entries(INITIAL).filter(([key]) => !(key in spec))),
     E1MBXYJ: {
       "@SEGMENT": "1",
-      MBLNR: mblnr(op.docNo),
+      MBLNR: materialDocument(op),
       MJAHR: local.year,
       MBLPO: String(i + 1).padStart(4, "0"),
-      MENGE: qty(s.quantity),
-      MEINS: SAP_UNITS[op.uom] ?? op.uom,
+      MENGE: spec.ERFMG,
+      MEINS: unit,
     },
   }));
   return {
@@ -132,10 +144,15 @@ function render(op: LotOperation, ctx: SimulationContext): unknown {
           DOCREL: "757",
           STATUS: "30",
           DIRECT: "1",
+          OUTMOD: "2",
           IDOCTYP: "WMMBID02",
           MESTYP: "WMMBXY",
+          SNDPOR: "SAPP41",
           SNDPRT: "LS",
           SNDPRN: "P41CLNT410",
+          RCVPOR: "PLANTGATE",
+          RCVPRT: "LS",
+          RCVPRN: `EDGE_${ctx.plantId}`.toUpperCase().slice(0, 10),
           CREDAT: local.date,
           CRETIM: local.time,
         },
@@ -143,8 +160,10 @@ function render(op: LotOperation, ctx: SimulationContext): unknown {
           "@SEGMENT": "1",
           BLDAT: local.date,
           BUDAT: local.date,
+          XBLNR: op.kind === "receive" ? `DN${op.docNo}` : "",
+          BKTXT: `plantgate sim ${op.kind}`,
           USNAM: "MES_RFC",
-          TCODE: op.kind === "consume" ? "MB1A" : op.kind === "produce" ? "MB31" : "MIGO",
+          TCODE: TCODES[op.kind],
           E1MBXYI: lines.length === 1 ? lines[0] : lines,
         },
       },
@@ -152,43 +171,81 @@ function render(op: LotOperation, ctx: SimulationContext): unknown {
   };
 }
 
-const MALFORMED: ((ctx: SimulationContext) => unknown)[] = [
-  (ctx) => mutate(ctx, (item) => item.BWART = "999"),
-  (ctx) => mutate(ctx, (item) => delete item.CHARG),
-  (ctx) => mutate(ctx, (item) => item.ERFMG = "abc"),
-  (ctx) => mutate(ctx, (item) => item.ERFME = "BUCKET"),
-  (ctx) => {
-    const doc = render(sample(), ctx) as {
-      WMMBID02: { IDOC: { EDI_DC40: Record<string, unknown> } };
-    };
-    doc.WMMBID02.IDOC.EDI_DC40.CREDAT = "2026-13-45";
-    return doc;
+interface SimulatedIdoc {
+  WMMBID02: {
+    IDOC: { EDI_DC40: Item; E1MBXYH: { E1MBXYI: Item & { E1MBXYJ: Item } } };
+  };
+}
+
+/** The ways a simulated document can be broken; each must be refused by `decode`. */
+export const MALFORMED_KINDS: readonly { name: string; breaks: (doc: SimulatedIdoc) => void }[] = [
+  { name: "unknown movement type 999", breaks: (d) => item(d).BWART = "999" },
+  { name: "missing batch (CHARG)", breaks: (d) => delete item(d).CHARG },
+  { name: "quantity is not a number", breaks: (d) => item(d).ERFMG = "abc" },
+  {
+    name: "creation date is not YYYYMMDD",
+    breaks: (d) => d.WMMBID02.IDOC.EDI_DC40.CREDAT = "2026-03-15",
+  },
+  {
+    name: "day the month does not have",
+    breaks: (d) => d.WMMBID02.IDOC.EDI_DC40.CREDAT = "20260230",
+  },
+  {
+    name: "unit without a Rec 20 mapping",
+    breaks: (d) => {
+      item(d).ERFME = "ZZ1";
+      item(d).E1MBXYJ.MEINS = "ZZ1";
+    },
+  },
+  { name: "zero quantity", breaks: (d) => item(d).ERFMG = item(d).E1MBXYJ.MENGE = "0.000" },
+  {
+    name: "no document key (no E1MBXYJ, no DOCNUM)",
+    breaks: (d) => {
+      delete (item(d) as Item).E1MBXYJ;
+      delete d.WMMBID02.IDOC.EDI_DC40.DOCNUM;
+    },
+  },
+  {
+    name: "goods receipt 101 without order or purchase order",
+    breaks: (d) => {
+      Object.assign(item(d), { BWART: "101", SHKZG: "S", AUFNR: "", RSNUM: "0000000000" });
+    },
+  },
+  {
+    name: "not a goods movement (MATMAS)",
+    breaks: (d) => {
+      const doc = d as unknown as Record<string, unknown>;
+      const control = { ...d.WMMBID02.IDOC.EDI_DC40, IDOCTYP: "MATMAS05", MESTYP: "MATMAS" };
+      const material = { "@SEGMENT": "1", MATNR: "000000000000100200", MEINS: "KG" };
+      doc.MATMAS05 = { IDOC: { "@BEGIN": "1", EDI_DC40: control, E1MARAM: material } };
+      delete doc.WMMBID02;
+    },
   },
 ];
 
-function sample(): LotOperation {
-  return {
-    kind: "consume",
-    docNo: 1,
-    at: new Date("2026-03-15T09:00:00Z"),
-    material: "100200",
-    uom: "KGM",
-    lot: "L000000001",
-    quantity: 5,
-    order: "1000001",
-  };
+function item(doc: SimulatedIdoc): Item & { E1MBXYJ: Item } {
+  return doc.WMMBID02.IDOC.E1MBXYH.E1MBXYI;
 }
 
-function mutate(ctx: SimulationContext, change: (item: Record<string, unknown>) => void): unknown {
-  const doc = render(sample(), ctx) as {
-    WMMBID02: { IDOC: { E1MBXYH: { E1MBXYI: Record<string, unknown> } } };
-  };
-  change(doc.WMMBID02.IDOC.E1MBXYH.E1MBXYI);
+const MALFORMED_BASE: LotOperation = {
+  kind: "consume",
+  docNo: 900_001,
+  at: new Date("2026-03-15T09:00:00Z"),
+  material: "100200",
+  uom: "KGM",
+  lot: "L000900001",
+  quantity: 5,
+  order: "1000901",
+};
+
+/** A malformed document of the kind `pick` (in [0, 1)) selects. */
+function malformed(pick: number, ctx: SimulationContext): unknown {
+  const n = MALFORMED_KINDS.length;
+  const index = Number.isFinite(pick) ? Math.min(n - 1, Math.max(0, Math.floor(pick * n))) : 0;
+  const doc = render(MALFORMED_BASE, ctx) as SimulatedIdoc;
+  MALFORMED_KINDS[index].breaks(doc);
   return doc;
 }
 
-/** The SAP simulator: outbound WMMBXY IDocs as an SAP-to-MQTT bridge would republish them. */
-export const sapSimulator: ErpSimulator = {
-  render,
-  malformed: (pick, ctx) => MALFORMED[Math.floor(pick * MALFORMED.length) % MALFORMED.length](ctx),
-};
+/** The SAP simulator: outbound WMMBXY IDocs as an SAP-to-MQTT bridge republishes them. */
+export const sapSimulator: ErpSimulator = { render, malformed };
