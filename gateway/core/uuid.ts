@@ -11,18 +11,31 @@ function uuidBytes(uuid: string): Uint8Array {
   return bytes;
 }
 
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
 function formatUuid(bytes: Uint8Array): string {
-  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${
-    hex.slice(20)
-  }`;
+  let out = "";
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) out += "-";
+    out += HEX[bytes[i]];
+  }
+  return out;
 }
+
+/** Namespace bytes by namespace: every event id hashes one of a handful of namespaces. */
+const namespaces = new Map<string, Uint8Array>();
+const utf8 = new TextEncoder();
 
 /** RFC 9562 UUID version 5 (SHA-1, name-based): the same name always yields the same id. */
 export function uuidV5(name: string, namespace: string = PLANTGATE_NAMESPACE): string {
+  let space = namespaces.get(namespace);
+  if (!space) {
+    space = uuidBytes(namespace);
+    if (namespaces.size < 64) namespaces.set(namespace, space);
+  }
   const hash = createHash("sha1")
-    .update(uuidBytes(namespace))
-    .update(new TextEncoder().encode(name))
+    .update(space)
+    .update(utf8.encode(name))
     .digest();
   const bytes = new Uint8Array(hash.subarray(0, 16));
   bytes[6] = (bytes[6] & 0x0f) | 0x50;

@@ -6,7 +6,7 @@ import type { Logger } from "../core/logger.ts";
 import { bindPlugin } from "../core/plugin_runtime.ts";
 import { checkStreams, connectNats, lotEventsSubject } from "../io/jetstream.ts";
 import { MqttSubscriber } from "../io/mqtt_subscriber.ts";
-import { Buffer } from "./buffer.ts";
+import { Buffer, type Intake } from "./buffer.ts";
 import { CommitWorker } from "./commit_worker.ts";
 import { EdgeMetrics } from "./edge_metrics.ts";
 import { Forwarder } from "./forwarder.ts";
@@ -52,7 +52,7 @@ export class Edge {
   readonly #log: Logger;
   #buffer: Buffer | undefined;
   #commits: CommitWorker | undefined;
-  #subscriber: MqttSubscriber | undefined;
+  #subscriber: MqttSubscriber<Intake> | undefined;
   #ingest: Ingest | undefined;
   #forwarder: Forwarder | undefined;
   #nc: NatsConnection | undefined;
@@ -113,6 +113,7 @@ export class Edge {
       receiveMaximum: config.mqtt.receiveMaximum,
       keepaliveSeconds: config.mqtt.keepaliveSeconds,
       maxBatch: config.ingest.maxBatch,
+      prepare: this.#ingest.prepare,
       log: this.#log.child({ component: "mqtt" }),
     }, this.#ingest.handle);
     this.#subscriber.start();

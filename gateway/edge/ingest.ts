@@ -57,14 +57,15 @@ export class Ingest {
     return this.#lastFailure;
   }
 
-  /** The batch handler for the MQTT subscriber. */
-  handle = async (batch: InboundMessage[]): Promise<void> => {
+  /**
+   * Decodes a message as it arrives (the subscriber's `prepare`): decoding overlaps the commit
+   * of the batch before it, and only the intake (the raw bytes only of a dead letter) waits.
+   */
+  prepare = (message: InboundMessage): Intake => this.#decode(message);
+
+  /** The batch handler for the MQTT subscriber: commits prepared intakes. */
+  handle = async (intakes: Intake[]): Promise<void> => {
     const { metrics, log } = this.#options;
-    const intakes: Intake[] = [];
-    for (const message of batch) {
-      metrics.received.inc();
-      intakes.push(this.#decode(message));
-    }
     try {
       const result = await this.#buffer.commit(intakes);
       this.#lastFailure = undefined;
@@ -87,7 +88,7 @@ export class Ingest {
         ? error
         : new PlantgateError("buffer_write_failed", errorMessage(error), { cause: error });
       if (this.#lastFailure?.code !== failure.code) {
-        metrics.error(log, failure.code, "buffer", failure.message, { messages: batch.length });
+        metrics.error(log, failure.code, "buffer", failure.message, { messages: intakes.length });
       } else {
         metrics.errors.inc({ code: failure.code, stage: "buffer" });
       }
@@ -97,6 +98,7 @@ export class Ingest {
   };
 
   #decode(message: InboundMessage): Intake {
+    this.#options.metrics.received.inc();
     const receivedAt = message.receivedAt.getTime();
     const source = this.#sources.get(message.topic);
     if (!source) {

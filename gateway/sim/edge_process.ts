@@ -20,6 +20,8 @@ export interface EdgeProcessOptions {
   natsUrl: string;
   /** Extra config sections merged over the defaults (e.g. `{ buffer: { maxBytes: "64MiB" } }`). */
   extra?: Record<string, unknown>;
+  /** Flags for `deno run` before the script (default {@linkcode EDGE_DENO_FLAGS}). */
+  denoFlags?: string[];
 }
 
 /** A running (or stopped) edge child process. */
@@ -38,6 +40,9 @@ export interface EdgeProcess extends AsyncDisposable {
   /** GET /metrics as text. */
   metrics(): Promise<string>;
 }
+
+/** V8 flags the shipped systemd unit runs the edge with; the demo, tests and benchmarks too. */
+export const EDGE_DENO_FLAGS: string[] = [];
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -105,6 +110,7 @@ export async function startEdgeProcess(options: EdgeProcessOptions): Promise<Edg
             Deno.execPath(),
             "run",
             "--allow-all",
+            ...(options.denoFlags ?? EDGE_DENO_FLAGS),
             MAIN,
             "edge",
             "-c",

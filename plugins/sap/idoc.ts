@@ -163,13 +163,36 @@ export interface GoodsMovementIdoc {
   testRun: boolean;
 }
 
-/** Some bridges lower-case the whole IDoc; field names are matched case-insensitively. */
+/**
+ * Some bridges lower-case the whole IDoc; field names are matched case-insensitively. Parts
+ * already in upper case are returned as they are (the common case costs no copy).
+ */
 function upperKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(upperKeys);
   if (typeof value !== "object" || value === null) return value;
-  return Object.fromEntries(
-    Object.entries(value).map(([k, v]) => [k.toUpperCase(), upperKeys(v)]),
-  );
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item = upperKeys(value[i]);
+      if (item !== value[i]) (copy ??= value.slice())[i] = item;
+    }
+    return copy ?? value;
+  }
+  const record = value as Record<string, unknown>;
+  let copy: Record<string, unknown> | undefined;
+  for (const key in record) {
+    const item = upperKeys(record[key]);
+    const upper = key.toUpperCase();
+    if (copy === undefined && (item === record[key]) && upper === key) continue;
+    if (copy === undefined) {
+      copy = {};
+      for (const earlier in record) {
+        if (earlier === key) break;
+        copy[earlier] = record[earlier];
+      }
+    }
+    copy[upper] = item;
+  }
+  return copy ?? record;
 }
 
 const SEGMENT_ROOTS = ["E1MBXYH", "E1MBGMCR"];
@@ -274,11 +297,14 @@ function readMbgmcr(idoc: Record<string, unknown>, prefix: string) {
   };
 }
 
-/** Where a field is (or would be): its value, path and the segment holding it. */
+/**
+ * Where a field is (or would be): its value, and the segment and key holding it (the path is
+ * built only when a message needs it: this runs for every field of every item).
+ */
 interface Located {
   value: unknown;
-  path: string;
-  record?: Record<string, unknown>;
+  /** The segment holding the key (`undefined`: none of the view's segments maps the field). */
+  source?: Source;
   key: string;
 }
 
@@ -289,26 +315,30 @@ function locate(view: View, name: FieldName): Located {
     if (!keys) continue;
     for (const key of keys) {
       const value = source.record[key];
-      if (value !== undefined && value !== null && value !== "") {
-        return { value, path: `${source.path}.${key}`, record: source.record, key };
-      }
+      if (value !== undefined && value !== null && value !== "") return { value, source, key };
     }
-    missing ??= { value: undefined, path: `${source.path}.${keys[0]}`, key: keys[0] };
+    missing ??= { value: undefined, source, key: keys[0] };
   }
-  return missing ?? { value: undefined, path: `${view.path}.${name}`, key: name };
+  return missing ?? { value: undefined, key: name };
+}
+
+function locatedPath(view: View, { source, key }: Located): string {
+  return `${source?.path ?? view.path}.${key}`;
 }
 
 /** Path of a field in the native document (where it is, or where it belongs). */
 export function pathOf(view: View, name: FieldName): string {
-  return locate(view, name).path;
+  return locatedPath(view, locate(view, name));
 }
 
 /** A field as trimmed text; `undefined` when absent, empty or SAP-initial (all zeros). */
 export function text(view: View, name: FieldName): string | undefined {
-  const { value, path } = locate(view, name);
+  const located = locate(view, name);
+  const value = located.value;
   if (value === undefined) return undefined;
   if (typeof value === "number" && Number.isFinite(value)) return String(value);
   if (typeof value !== "string") {
+    const path = locatedPath(view, located);
     throw new PluginError(`field "${path}" must be a string, got ${JSON.stringify(value)}`, {
       field: path,
     });
@@ -329,9 +359,9 @@ export function required(view: View, name: FieldName): string {
 
 /** A quantity field (`"500.000"`, `"302.35-"`, a JSON number), `undefined` when absent. */
 export function quantity(view: View, name: FieldName): number | undefined {
-  const { value, record, key, path } = locate(view, name);
-  if (value === undefined || record === undefined) return undefined;
-  return quantityAt(record, key, path.slice(0, -(key.length + 1)));
+  const { value, source, key } = locate(view, name);
+  if (value === undefined || source === undefined) return undefined;
+  return quantityAt(source.record, key, source.path);
 }
 
 /** A field for the audit payload: text as sent, or `undefined` (never throws). */
