@@ -62,6 +62,7 @@ export class Forwarder {
   #lastAckAt: number | null = null;
   #running = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #pumpQueued = false;
   #deleteTimer: ReturnType<typeof setTimeout> | undefined;
   #deadLetters: Promise<void> | undefined;
   readonly #deadLetterAttempts = new Map<number, number>();
@@ -121,6 +122,17 @@ export class Forwarder {
 
   #schedule(delayMs: number): void {
     if (!this.#running) return;
+    if (delayMs <= 0) {
+      // A 0 ms timer fires ~1 ms later: a microtask is the low-latency path after a commit or
+      // an ack; one queued pump serves every ack resolved before it runs.
+      if (this.#pumpQueued) return;
+      this.#pumpQueued = true;
+      queueMicrotask(() => {
+        this.#pumpQueued = false;
+        this.#pump();
+      });
+      return;
+    }
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
