@@ -94,6 +94,11 @@ export interface BufferOptions {
   dedupeWindowMs?: number;
   /** Clock. Default Date.now. */
   now?: () => number;
+  /**
+   * fsync every commit (`synchronous=FULL`). Default true. False (`synchronous=NORMAL`) only
+   * under a {@linkcode DurableCommitter}, which fsyncs the WAL itself, off the event loop.
+   */
+  syncCommits?: boolean;
 }
 
 const SCHEMA = `
@@ -144,7 +149,8 @@ function isFull(error: unknown): boolean {
 
 /**
  * The edge's durable store-and-forward buffer: a SQLite database in WAL mode with
- * `synchronous=FULL`, so a commit is on disk (fsync'd) before it returns. Holds the events
+ * `synchronous=FULL`, so a commit is on disk (fsync'd) before it returns (the edge opens it
+ * with `syncCommits: false` and fsyncs through a {@linkcode DurableCommitter}). Holds the events
  * waiting for a JetStream ack, the dead letters, and the eventIds seen recently (dedupe).
  *
  * One process writes (the edge); CLI commands may read and write alongside it (WAL, busy
@@ -202,7 +208,7 @@ export class Buffer {
     try {
       db.exec("PRAGMA busy_timeout = 5000");
       db.exec("PRAGMA journal_mode = WAL");
-      db.exec("PRAGMA synchronous = FULL");
+      db.exec(`PRAGMA synchronous = ${options.syncCommits === false ? "NORMAL" : "FULL"}`);
       const maxBytes = options.maxBytes ?? 1024 ** 3;
       const hard = options.hardLimitBytes ?? 2 * maxBytes + 64 * 1024 ** 2;
       const pageSize = Number(
@@ -238,8 +244,9 @@ export class Buffer {
   /**
    * Commits a batch of decoded messages in one fsync'd transaction: new events (dedupe by
    * eventId), dead letters (dedupe by topic + bytes). Throws `buffer_full` without writing
-   * anything when the batch does not fit in maxBytes, `disk_full` when the disk or quota is
-   * full, `buffer_write_failed` otherwise: the caller must then not acknowledge the batch.
+   * anything when the batch does not fit in maxBytes (an empty buffer takes any batch),
+   * `disk_full` when the disk or quota is full, `buffer_write_failed` otherwise: the caller
+   * must then not acknowledge the batch.
    */
   commit(intakes: Intake[]): CommitResult {
     const now = this.#now();
@@ -267,7 +274,8 @@ export class Buffer {
         dead.push({ intake, hash: sha256(intake.raw) });
       }
     }
-    if (this.#usedBytes + incoming > this.maxBytes && incoming > 0) {
+    // An empty buffer takes any batch, so a maxBytes below one batch cannot stall ingest.
+    if (this.#usedBytes > 0 && this.#usedBytes + incoming > this.maxBytes) {
       throw new PlantgateError(
         "buffer_full",
         `Cannot buffer ${intakes.length} message(s): buffer holds ${this.#usedBytes} of ${this.maxBytes} bytes (buffer.maxBytes); not acknowledging, the broker keeps them`,
@@ -318,15 +326,10 @@ export class Buffer {
     });
     result.eventBytes = eventBytes;
     result.addedBytes = added;
-    this.applyCommit(result);
-    return result;
-  }
-
-  /** Counts a commit made through another connection to this file (the commit worker). */
-  applyCommit(result: CommitResult): void {
     this.#usedBytes += result.addedBytes;
     this.#backlog += result.stored;
     this.#backlogBytes += result.eventBytes;
+    return result;
   }
 
   /** Up to `limit` events after `afterSeq`, in buffer order. */

@@ -7,7 +7,7 @@ import { bindPlugin } from "../core/plugin_runtime.ts";
 import { checkStreams, connectNats, lotEventsSubject } from "../io/jetstream.ts";
 import { MqttSubscriber } from "../io/mqtt_subscriber.ts";
 import { Buffer, type Intake } from "./buffer.ts";
-import { CommitWorker } from "./commit_worker.ts";
+import { DurableCommitter } from "./durable_commit.ts";
 import { EdgeMetrics } from "./edge_metrics.ts";
 import { Forwarder } from "./forwarder.ts";
 import { type EdgeHealth, serveEdgeHttp } from "./http.ts";
@@ -51,7 +51,6 @@ export class Edge {
   readonly #config: EdgeConfig;
   readonly #log: Logger;
   #buffer: Buffer | undefined;
-  #commits: CommitWorker | undefined;
   #subscriber: MqttSubscriber<Intake> | undefined;
   #ingest: Ingest | undefined;
   #forwarder: Forwarder | undefined;
@@ -77,12 +76,12 @@ export class Edge {
   async start(): Promise<void> {
     const config = this.#config;
     const sources = await bindSources(config, this.#log);
-    const bufferOptions = {
+    this.#buffer = Buffer.open(config.buffer.path, {
       maxBytes: config.buffer.maxBytes,
       dedupeWindowMs: config.buffer.dedupeWindowHours * 3600_000,
-    };
-    this.#buffer = Buffer.open(config.buffer.path, bufferOptions);
-    this.#commits = CommitWorker.start(this.#buffer, bufferOptions);
+      syncCommits: false,
+    });
+    const committer = await DurableCommitter.open(this.#buffer);
     const stats = this.#buffer.stats();
     this.#log.info("Buffer open", {
       path: config.buffer.path,
@@ -90,7 +89,7 @@ export class Edge {
       deadLetters: stats.deadLetters,
       usedBytes: stats.usedBytes,
     });
-    this.#ingest = new Ingest(this.#commits, sources, {
+    this.#ingest = new Ingest(committer, sources, {
       maxPayloadBytes: config.ingest.maxPayloadBytes,
       warnAt: config.buffer.warnAt,
       log: this.#log.child({ component: "ingest" }),
@@ -245,7 +244,6 @@ export class Edge {
     await this.#nc?.close();
     await this.#connecting;
     await this.#http?.shutdown();
-    this.#commits?.close();
     this.#buffer?.close();
     this.#log.info("Edge stopped");
   }
