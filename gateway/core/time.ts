@@ -101,9 +101,28 @@ export function zonedToUtc(
   const halfDay = 12 * 3600_000;
   const before = wall - offsetMs(wall - halfDay, timeZone);
   const after = wall - offsetMs(wall + halfDay, timeZone);
-  const valid = [before, after].filter((c) => wall - c === offsetMs(c, timeZone));
-  // No valid candidate = the spring gap: keep the pre-transition offset, which moves forward.
-  return new Date(valid.length > 0 ? Math.min(...valid) : before);
+  const beforeValid = wall - before === offsetMs(before, timeZone);
+  const afterValid = wall - after === offsetMs(after, timeZone);
+  // Neither valid = the spring gap: keep the pre-transition offset, which moves forward.
+  return new Date(
+    beforeValid && afterValid ? Math.min(before, after) : afterValid ? after : before,
+  );
+}
+
+/** The number in `text[from, to)` when it is all ASCII digits, else NaN (no allocation). */
+function digitsAt(text: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return NaN;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
 /**
@@ -116,26 +135,28 @@ export function sapDateTimeToIso(
   timeZone: string,
   field: string,
 ): string {
-  const d = typeof date === "string" ? /^(\d{4})(\d{2})(\d{2})$/.exec(date) : null;
-  const t = time === undefined || time === ""
-    ? ["", "00", "00", "00"]
-    : typeof time === "string"
-    ? /^(\d{2})(\d{2})(\d{2})$/.exec(time)
-    : null;
-  if (!d) {
+  // Parsed digit by digit: this runs for every SAP document, so it allocates nothing.
+  const dateOk = typeof date === "string" && date.length === 8;
+  const year = dateOk ? digitsAt(date, 0, 4) : NaN;
+  const month = dateOk ? digitsAt(date, 4, 6) : NaN;
+  const day = dateOk ? digitsAt(date, 6, 8) : NaN;
+  if (Number.isNaN(year + month + day)) {
     throw new PluginError(`field "${field}" must be a date YYYYMMDD, got ${JSON.stringify(date)}`, {
       field,
     });
   }
-  if (!t) {
+  const noTime = time === undefined || time === "";
+  const timeOk = noTime || (typeof time === "string" && time.length === 6);
+  const hour = noTime ? 0 : timeOk ? digitsAt(time as string, 0, 2) : NaN;
+  const minute = noTime ? 0 : timeOk ? digitsAt(time as string, 2, 4) : NaN;
+  const second = noTime ? 0 : timeOk ? digitsAt(time as string, 4, 6) : NaN;
+  if (Number.isNaN(hour + minute + second)) {
     throw new PluginError(`time next to "${field}" must be HHMMSS, got ${JSON.stringify(time)}`, {
       field,
     });
   }
-  const [year, month, day, hour, minute, second] = [d[1], d[2], d[3], t[1], t[2], t[3]].map(Number);
-  const calendar = new Date(Date.UTC(year, month - 1, day));
-  const realDay = calendar.getUTCMonth() === month - 1 && calendar.getUTCDate() === day;
-  if (month < 1 || month > 12 || !realDay || hour > 23 || minute > 59 || second > 59) {
+  const realDay = month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month);
+  if (!realDay || hour > 23 || minute > 59 || second > 59) {
     throw new PluginError(`field "${field}" is not a real date/time: ${date} ${time ?? ""}`, {
       field,
     });

@@ -1,5 +1,5 @@
 import { type PluginContext, PluginError, sapDateTimeToIso } from "../../gateway/mod.ts";
-import { auditText, type GoodsMovementIdoc, HEADER_FIELDS, pathOf, text } from "./idoc.ts";
+import { auditFields, type GoodsMovementIdoc, HEADER_FIELDS, pathOf, text } from "./idoc.ts";
 import type { SapOptions } from "./options.ts";
 
 /** What every event of one IDoc shares. */
@@ -22,7 +22,7 @@ export function documentFacts(
   const { timestamp, from } = eventTime(idoc, ctx);
   const version = docnumVersion(controlText(idoc.control, "DOCNUM"));
   const idocAudit = pick(CONTROL_AUDIT, (key) => controlText(idoc.control, key));
-  const headerAudit = pick(HEADER_FIELDS, (key) => auditText(idoc.header, key));
+  const headerAudit = auditFields(idoc.header, HEADER_FIELDS);
   return {
     timestamp,
     ...(version !== undefined ? { version } : {}),
@@ -38,10 +38,12 @@ function pick<K extends string>(
   keys: readonly K[],
   read: (key: K) => string | undefined,
 ): Record<string, string> {
-  return Object.fromEntries(keys.flatMap((key) => {
+  const fields: Record<string, string> = {};
+  for (const key of keys) {
     const value = read(key);
-    return value === undefined ? [] : [[key, value]];
-  }));
+    if (value !== undefined) fields[key] = value;
+  }
+  return fields;
 }
 
 /**

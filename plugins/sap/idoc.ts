@@ -89,6 +89,7 @@ function same(names: readonly FieldName[]): KeyMap {
 
 /** E1MBXYI carries MSEG names; its child E1MBXYJ the posted document's key and base quantity. */
 const WMMBXY_ITEM = same(ITEM_FIELDS.filter((n) => !["ZEILE", "MENGE", "MEINS"].includes(n)));
+const WMMBXY_HEADER = same(HEADER_FIELDS);
 const WMMBXY_RESULT: KeyMap = {
   MBLNR: ["MBLNR"],
   MJAHR: ["MJAHR"],
@@ -255,7 +256,7 @@ function readWmmbxy(idoc: Record<string, unknown>, prefix: string) {
   });
   const headerView = {
     path: headerPath,
-    sources: [{ record: header, path: headerPath, keys: same(HEADER_FIELDS) }],
+    sources: [{ record: header, path: headerPath, keys: WMMBXY_HEADER }],
   };
   return { kind: "WMMBXY" as const, prefix, header: headerView, items, testRun: false };
 }
@@ -331,14 +332,26 @@ export function pathOf(view: View, name: FieldName): string {
   return locatedPath(view, locate(view, name));
 }
 
+/** A field's value: the first non-empty one of its keys (as {@linkcode locate}, allocating nothing). */
+function valueOf(view: View, name: FieldName): unknown {
+  for (const source of view.sources) {
+    const keys = source.keys[name];
+    if (!keys) continue;
+    for (const key of keys) {
+      const value = source.record[key];
+      if (value !== undefined && value !== null && value !== "") return value;
+    }
+  }
+  return undefined;
+}
+
 /** A field as trimmed text; `undefined` when absent, empty or SAP-initial (all zeros). */
 export function text(view: View, name: FieldName): string | undefined {
-  const located = locate(view, name);
-  const value = located.value;
+  const value = valueOf(view, name);
   if (value === undefined) return undefined;
   if (typeof value === "number" && Number.isFinite(value)) return String(value);
   if (typeof value !== "string") {
-    const path = locatedPath(view, located);
+    const path = pathOf(view, name);
     throw new PluginError(`field "${path}" must be a string, got ${JSON.stringify(value)}`, {
       field: path,
     });
@@ -365,10 +378,20 @@ export function quantity(view: View, name: FieldName): number | undefined {
 }
 
 /** A field for the audit payload: text as sent, or `undefined` (never throws). */
-export function auditText(view: View, name: FieldName): string | undefined {
+function auditText(view: View, name: FieldName): string | undefined {
   try {
     return text(view, name);
   } catch {
     return undefined;
   }
+}
+
+/** The fields of `names` that have a value, as {@linkcode auditText} reads them. */
+export function auditFields(view: View, names: readonly FieldName[]): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const name of names) {
+    const value = auditText(view, name);
+    if (value !== undefined) fields[name] = value;
+  }
+  return fields;
 }

@@ -1,6 +1,6 @@
 import { type PluginContext, PluginError, toRec20, unpad } from "../../gateway/mod.ts";
 import {
-  auditText,
+  auditFields,
   type GoodsMovementIdoc,
   ITEM_FIELDS,
   pathOf,
@@ -97,12 +97,7 @@ export function readLine(
     ...amount,
     ...(order ? { order: unpad(order) } : {}),
     ...(purchaseOrder ? { purchaseOrder: unpad(purchaseOrder) } : {}),
-    audit: Object.fromEntries(
-      ITEM_FIELDS.flatMap((name) => {
-        const value = auditText(view, name);
-        return value === undefined ? [] : [[name, value]];
-      }),
-    ),
+    audit: auditFields(view, ITEM_FIELDS),
   };
 }
 
