@@ -4,6 +4,7 @@ import type { Packet } from "mqtt-packet";
 import { backoffDelay } from "../core/backoff.ts";
 import { errorMessage, PlantgateError } from "../core/errors.ts";
 import { type Logger, silentLogger } from "../core/logger.ts";
+import { decodePublish, FrameReader, isPublish, type PublishFrame } from "./mqtt_frames.ts";
 
 /** A message received from the broker. */
 export interface InboundMessage {
@@ -54,7 +55,6 @@ interface Pending<T> {
 }
 
 const OPTS = { protocolVersion: 5 };
-const READ_CHUNK_BYTES = 64 * 1024;
 
 /**
  * A pipelined MQTT v5 subscriber for ack-after-commit. It keeps reading while the previous batch
@@ -276,14 +276,17 @@ export class MqttSubscriber<T = InboundMessage> {
           receiveMaximum: this.#options.receiveMaximum,
         },
       });
-      // One read buffer for the connection's life: a fresh 64 KiB chunk per read (what
-      // conn.readable does) is garbage the GC frees late, and it piles up in native memory.
-      const chunk = new Uint8Array(READ_CHUNK_BYTES);
+      // One receive buffer for the connection's life (conn.readable allocates a 64 KiB chunk
+      // per read); PUBLISH packets are decoded here, the rare others by mqtt-packet.
+      const frames = new FrameReader();
       for (;;) {
-        const n = await conn.read(chunk);
+        const n = await conn.read(frames.space());
         if (n === null) break;
-        // The parser keeps unparsed bytes by reference: give it its own copy.
-        parser.parse(Buffer.from(chunk.subarray(0, n)));
+        frames.wrote(n);
+        for (let packet = frames.next(); packet && !failure; packet = frames.next()) {
+          if (isPublish(packet)) this.#onPublish(decodePublish(packet), generation);
+          else parser.parse(Buffer.from(packet));
+        }
         if (failure) break;
         while (this.#holdingTooMany && !this.#stopped && this.#conn === conn) {
           paused = true;
@@ -356,31 +359,28 @@ export class MqttSubscriber<T = InboundMessage> {
         this.#kick();
         return true;
       }
-      case "publish": {
-        if (packet.properties?.topicAlias !== undefined && !packet.topic) {
-          throw new Error("broker sent a topic alias although none was allowed");
-        }
-        this.#stats.received++;
-        const message: InboundMessage = {
-          topic: packet.topic,
-          payload: new Uint8Array(packet.payload as Buffer),
-          qos: packet.qos === 0 ? 0 : 1,
-          dup: packet.dup ?? false,
-          receivedAt: new Date(),
-        };
-        this.#pending.push({
-          item: this.#prepare(message),
-          packetId: packet.qos === 0 ? undefined : packet.messageId,
-          generation,
-        });
-        this.#kick();
-        return false;
-      }
       case "disconnect":
         throw new Error(`broker disconnected us: reason code ${packet.reasonCode ?? 0}`);
       default:
         return false;
     }
+  }
+
+  /** Queues a received PUBLISH for the next batch. */
+  #onPublish(frame: PublishFrame, generation: number): void {
+    if (frame.topicAlias !== undefined && !frame.topic) {
+      throw new Error("broker sent a topic alias although none was allowed");
+    }
+    this.#stats.received++;
+    const message: InboundMessage = {
+      topic: frame.topic,
+      payload: frame.payload,
+      qos: frame.qos === 0 ? 0 : 1,
+      dup: frame.dup,
+      receivedAt: new Date(),
+    };
+    this.#pending.push({ item: this.#prepare(message), packetId: frame.packetId, generation });
+    this.#kick();
   }
 
   /** Hands the next batch to the handler if it is free. */
