@@ -8,14 +8,9 @@
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { loadEdgeConfig } from "./gateway/core/edge_config.ts";
 import { errorMessage, PlantgateError } from "./gateway/core/errors.ts";
-import { runFixtureDir } from "./gateway/core/fixtures.ts";
 import { createLogger, type LogLevel } from "./gateway/core/logger.ts";
-import { runBufferCommand } from "./gateway/edge/buffer_cli.ts";
-import { runDlqCommand } from "./gateway/edge/dlq_cli.ts";
 import { bindSources, Edge } from "./gateway/edge/edge.ts";
 import { loadPlugins } from "./gateway/edge/plugin_loader.ts";
-import { runDemo } from "./gateway/sim/demo.ts";
-import { runSimulateCommand } from "./gateway/sim/simulate_cli.ts";
 
 const USAGE = `plantgate — lot traceability edge gateway
 
@@ -129,6 +124,7 @@ test: runs every golden fixture (plugins/<name>/fixtures/*.json, or <dir of path
     : isPath
     ? target.replace(/[^/]*$/, "") + "fixtures"
     : new URL(`./plugins/${plugin.name}/fixtures`, import.meta.url).pathname;
+  const { runFixtureDir } = await import("./gateway/core/fixtures.ts");
   const results = await runFixtureDir(plugin, dir);
   for (const r of results) {
     out(`${r.pass ? "PASS" : "FAIL"}  ${r.file.split("/").at(-1)}  ${r.description}`);
@@ -139,14 +135,17 @@ test: runs every golden fixture (plugins/<name>/fixtures/*.json, or <dir of path
   return failed > 0 || results.length === 0 ? 1 : 0;
 }
 
+// Commands other than the edge are loaded when run: the edge process (a long-running service)
+// then does not hold the simulators' MQTT client and the CLI code in memory.
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   edge: edgeCommand,
-  simulate: runSimulateCommand,
-  buffer: (args) => runBufferCommand(args),
-  dlq: (args) => runDlqCommand(args),
+  simulate: async (args) =>
+    (await import("./gateway/sim/simulate_cli.ts")).runSimulateCommand(args),
+  buffer: async (args) => (await import("./gateway/edge/buffer_cli.ts")).runBufferCommand(args),
+  dlq: async (args) => (await import("./gateway/edge/dlq_cli.ts")).runDlqCommand(args),
   plugin: pluginCommand,
   "check-config": checkConfigCommand,
-  demo: runDemo,
+  demo: async (args) => (await import("./gateway/sim/demo.ts")).runDemo(args),
 };
 
 /** Runs the command line and returns the exit code. */

@@ -27,6 +27,12 @@ export async function fsyncPath(path: string): Promise<void> {
 export interface DurableCommitterOptions {
   /** The fsync (tests inject failures). Default {@linkcode fsyncPath}. */
   fsync?: (path: string) => Promise<void>;
+  /**
+   * Called when a batch is stored, before its fsync: the forwarder may publish it at once (if
+   * power is lost before the fsync, the broker re-delivers the unacknowledged messages and
+   * JetStream drops the re-publish as a duplicate).
+   */
+  onStored?: () => void;
 }
 
 /**
@@ -38,11 +44,13 @@ export class DurableCommitter implements Committer {
   readonly #buffer: Buffer;
   readonly #wal: string;
   readonly #fsync: (path: string) => Promise<void>;
+  readonly #onStored: (() => void) | undefined;
 
-  private constructor(buffer: Buffer, fsync: (path: string) => Promise<void>) {
+  private constructor(buffer: Buffer, options: DurableCommitterOptions) {
     this.#buffer = buffer;
     this.#wal = `${buffer.path}-wal`;
-    this.#fsync = fsync;
+    this.#fsync = options.fsync ?? fsyncPath;
+    this.#onStored = options.onStored;
   }
 
   /**
@@ -63,7 +71,7 @@ export class DurableCommitter implements Committer {
         { cause: error },
       );
     }
-    return new DurableCommitter(buffer, fsync);
+    return new DurableCommitter(buffer, options);
   }
 
   /** Bytes counted against maxBytes. */
@@ -83,6 +91,7 @@ export class DurableCommitter implements Committer {
    */
   async commit(intakes: Intake[]): Promise<CommitResult> {
     const result = this.#buffer.commit(intakes);
+    if (result.stored > 0) this.#onStored?.();
     try {
       await this.#fsync(this.#wal);
     } catch (error) {

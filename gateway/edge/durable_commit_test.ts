@@ -13,10 +13,11 @@ const intake = (...ns: number[]) => ({
 async function open(
   options: BufferOptions = {},
   fsync: (path: string) => Promise<void> = fsyncPath,
+  onStored?: () => void,
 ) {
   const dir = await Deno.makeTempDir({ prefix: "plantgate-commit-" });
   const buffer = Buffer.open(`${dir}/buffer.db`, { ...options, syncCommits: false });
-  return { dir, buffer, committer: await DurableCommitter.open(buffer, { fsync }) };
+  return { dir, buffer, committer: await DurableCommitter.open(buffer, { fsync, onStored }) };
 }
 
 Deno.test("a commit resolves only after the buffer's WAL is fsync'd", async () => {
@@ -26,7 +27,11 @@ Deno.test("a commit resolves only after the buffer's WAL is fsync'd", async () =
     synced.push(path);
     if (path.endsWith("-wal")) await new Promise<void>((resolve) => release = resolve);
   };
-  const { dir, buffer, committer } = await open({}, gate);
+  let storedBeforeFsync = 0;
+  const { dir, buffer, committer } = await open({}, gate, () => {
+    storedBeforeFsync++;
+    assert.equal(buffer.stats().backlog, 2, "the forwarder is woken once the rows are readable");
+  });
   assert.deepEqual(synced, [dir], "the folder is fsync'd once at open");
   let settled = false;
   const commit = committer.commit([intake(1, 2), intake(2)]).then((r) => {
@@ -35,6 +40,7 @@ Deno.test("a commit resolves only after the buffer's WAL is fsync'd", async () =
   });
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(settled, false, "not acknowledged while the fsync runs");
+  assert.equal(storedBeforeFsync, 1, "the forwarder may publish before the fsync");
   assert.deepEqual(synced, [dir, `${dir}/buffer.db-wal`]);
   release();
   const result = await commit;

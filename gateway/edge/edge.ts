@@ -81,7 +81,9 @@ export class Edge {
       dedupeWindowMs: config.buffer.dedupeWindowHours * 3600_000,
       syncCommits: false,
     });
-    const committer = await DurableCommitter.open(this.#buffer);
+    const committer = await DurableCommitter.open(this.#buffer, {
+      onStored: () => this.#forwarder?.notify(),
+    });
     const stats = this.#buffer.stats();
     this.#log.info("Buffer open", {
       path: config.buffer.path,
@@ -94,7 +96,6 @@ export class Edge {
       warnAt: config.buffer.warnAt,
       log: this.#log.child({ component: "ingest" }),
       metrics: this.metrics,
-      onCommitted: () => this.#forwarder?.notify(),
     });
     if (config.http.listen !== false) {
       this.#http = serveEdgeHttp(config.http.listen, {
@@ -226,6 +227,11 @@ export class Edge {
       ["process_resident_memory_bytes", "Resident memory of the edge process.", memory.rss],
       ["plantgate_edge_heap_used_bytes", "JavaScript heap in use.", memory.heapUsed],
       ["plantgate_edge_heap_total_bytes", "JavaScript heap reserved.", memory.heapTotal],
+      [
+        "plantgate_edge_external_memory_bytes",
+        "Byte buffers held outside the JavaScript heap.",
+        memory.external,
+      ],
     ] as const;
     const text = gauges.map(([name, help, value]) =>
       `# HELP ${name} ${help}\n# TYPE ${name} gauge\n${name} ${value}`

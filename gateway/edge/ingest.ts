@@ -27,8 +27,6 @@ export interface IngestOptions {
   warnAt?: number[];
   log: Logger;
   metrics: EdgeMetrics;
-  /** Called after every successful commit (wakes the forwarder). */
-  onCommitted?: () => void;
 }
 
 /**
@@ -82,7 +80,6 @@ export class Ingest {
         });
       });
       this.#warnIfFilling();
-      this.#options.onCommitted?.();
     } catch (error) {
       const failure = error instanceof PlantgateError
         ? error

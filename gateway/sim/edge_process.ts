@@ -20,8 +20,8 @@ export interface EdgeProcessOptions {
   natsUrl: string;
   /** Extra config sections merged over the defaults (e.g. `{ buffer: { maxBytes: "64MiB" } }`). */
   extra?: Record<string, unknown>;
-  /** Flags for `deno run` before the script (default {@linkcode EDGE_DENO_FLAGS}). */
-  denoFlags?: string[];
+  /** Flags for `deno run` before the script, e.g. {@linkcode LOW_MEMORY_DENO_FLAGS}. */
+  denoFlags?: readonly string[];
 }
 
 /** A running (or stopped) edge child process. */
@@ -41,8 +41,11 @@ export interface EdgeProcess extends AsyncDisposable {
   metrics(): Promise<string>;
 }
 
-/** V8 flags the shipped systemd unit runs the edge with; the demo, tests and benchmarks too. */
-export const EDGE_DENO_FLAGS: string[] = [];
+/**
+ * The edge's low-memory profile (systemd/README.md): V8 favours memory over speed. Measured by
+ * `deno task bench` next to the default profile.
+ */
+export const LOW_MEMORY_DENO_FLAGS: readonly string[] = ["--v8-flags=--optimize-for-size"];
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -110,7 +113,7 @@ export async function startEdgeProcess(options: EdgeProcessOptions): Promise<Edg
             Deno.execPath(),
             "run",
             "--allow-all",
-            ...(options.denoFlags ?? EDGE_DENO_FLAGS),
+            ...(options.denoFlags ?? []),
             MAIN,
             "edge",
             "-c",
