@@ -2,13 +2,16 @@
  * The buffer's commits made durable without blocking the event loop. SQLite's
  * `synchronous=FULL` in WAL mode is `synchronous=NORMAL` plus one fsync of the WAL file after
  * each commit; here the transaction runs with NORMAL (its frames are written to the WAL, in the
- * page cache) and that fsync runs as an async operation on Deno's blocking-thread pool, so the
- * event loop keeps receiving, forwarding and acknowledging meanwhile. A commit resolves only
- * after its fsync: the caller acknowledges nothing that is not on disk.
+ * page cache) and that fsync runs as an async operation on Deno's blocking-thread pool. A
+ * commit returns at once with a `durable` promise: the caller acknowledges the batch only when
+ * it resolves, and may meanwhile commit the next batch, which shares the following fsync (group
+ * commit). A slow fsync (tens of milliseconds on a busy disk) so delays acknowledgements, not
+ * receiving, storing or forwarding.
  *
  * @module
  */
 import { dirname } from "node:path";
+import { backoffDelay } from "../core/backoff.ts";
 import { errorMessage, PlantgateError } from "../core/errors.ts";
 import type { Buffer, CommitResult, Intake } from "./buffer.ts";
 import type { Committer } from "./ingest.ts";
@@ -33,24 +36,32 @@ export interface DurableCommitterOptions {
    * JetStream drops the re-publish as a duplicate).
    */
   onStored?: () => void;
+  /** A failed fsync, before it is retried (the edge logs it and counts buffer_write_failed). */
+  onFsyncError?: (error: PlantgateError, attempt: number) => void;
+  /** Retry backoff of a failed fsync. Default 100 ms doubling to 5 s. */
+  backoff?: { initialMs?: number; maxMs?: number };
 }
 
 /**
- * Commits batches into a {@linkcode Buffer} opened with `syncCommits: false`, then fsyncs its
- * WAL asynchronously. Batches are committed one after another by the caller (the MQTT
- * subscriber hands over one batch at a time).
+ * Commits batches into a {@linkcode Buffer} opened with `syncCommits: false` and fsyncs its WAL
+ * asynchronously, one fsync at a time, each covering every commit made before it started.
  */
 export class DurableCommitter implements Committer {
   readonly #buffer: Buffer;
   readonly #wal: string;
+  readonly #options: DurableCommitterOptions;
   readonly #fsync: (path: string) => Promise<void>;
-  readonly #onStored: (() => void) | undefined;
+  /** The fsync running now. */
+  #running: Promise<void> | undefined;
+  /** The fsync that starts after it, for commits made while it runs. */
+  #queued: Promise<void> | undefined;
+  #closed = false;
 
   private constructor(buffer: Buffer, options: DurableCommitterOptions) {
     this.#buffer = buffer;
     this.#wal = `${buffer.path}-wal`;
+    this.#options = options;
     this.#fsync = options.fsync ?? fsyncPath;
-    this.#onStored = options.onStored;
   }
 
   /**
@@ -85,22 +96,54 @@ export class DurableCommitter implements Committer {
   }
 
   /**
-   * Commits in one transaction and resolves after the WAL's fsync; rejects with the buffer's
-   * error codes, or `buffer_write_failed` when the fsync fails (the batch is then not
-   * acknowledged; its re-delivery is absorbed by the dedupe).
+   * Commits in one transaction (throws the buffer's error codes: nothing stored). `durable`
+   * resolves once an fsync that started after this commit succeeded; a failed fsync is
+   * retried (capped backoff) until it succeeds or the committer is closed.
    */
-  async commit(intakes: Intake[]): Promise<CommitResult> {
+  commit(intakes: Intake[]): { result: CommitResult; durable: Promise<void> } {
     const result = this.#buffer.commit(intakes);
-    if (result.stored > 0) this.#onStored?.();
-    try {
-      await this.#fsync(this.#wal);
-    } catch (error) {
-      throw new PlantgateError(
-        "buffer_write_failed",
-        `Cannot fsync the buffer's WAL ${this.#wal}: ${errorMessage(error)}`,
-        { cause: error },
-      );
+    if (result.stored > 0) this.#options.onStored?.();
+    return { result, durable: this.#sync() };
+  }
+
+  /**
+   * Stops retrying failed fsyncs (their `durable` rejects: not acknowledged, the broker
+   * re-delivers) and waits for the fsyncs in progress.
+   */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#queued?.catch(() => {});
+    await this.#running?.catch(() => {});
+  }
+
+  #sync(): Promise<void> {
+    if (!this.#running) {
+      this.#running = this.#fsyncUntilDone().finally(() => this.#running = undefined);
+      return this.#running;
     }
-    return result;
+    // The running fsync may have started before this commit wrote: take the next one.
+    this.#queued ??= this.#running.then(() => {
+      this.#queued = undefined;
+      return this.#sync();
+    });
+    return this.#queued;
+  }
+
+  async #fsyncUntilDone(): Promise<void> {
+    for (let attempt = 0;; attempt++) {
+      try {
+        await this.#fsync(this.#wal);
+        return;
+      } catch (error) {
+        const failure = new PlantgateError(
+          "buffer_write_failed",
+          `Cannot fsync the buffer's WAL ${this.#wal}: ${errorMessage(error)}`,
+          { cause: error },
+        );
+        if (this.#closed) throw failure;
+        this.#options.onFsyncError?.(failure, attempt + 1);
+        await new Promise((r) => setTimeout(r, backoffDelay(attempt, this.#options.backoff ?? {})));
+      }
+    }
   }
 }

@@ -51,6 +51,7 @@ export class Edge {
   readonly #config: EdgeConfig;
   readonly #log: Logger;
   #buffer: Buffer | undefined;
+  #committer: DurableCommitter | undefined;
   #subscriber: MqttSubscriber<Intake> | undefined;
   #ingest: Ingest | undefined;
   #forwarder: Forwarder | undefined;
@@ -83,7 +84,12 @@ export class Edge {
     });
     const committer = await DurableCommitter.open(this.#buffer, {
       onStored: () => this.#forwarder?.notify(),
+      onFsyncError: (error, attempt) => {
+        if (attempt === 1) this.metrics.error(this.#log, error.code, "buffer", error.message);
+        else this.metrics.errors.inc({ code: error.code, stage: "buffer" });
+      },
     });
+    this.#committer = committer;
     const stats = this.#buffer.stats();
     this.#log.info("Buffer open", {
       path: config.buffer.path,
@@ -245,7 +251,10 @@ export class Edge {
     this.#stopping = true;
     this.#abort.abort();
     clearInterval(this.#maintenance);
+    // Failing fsyncs stop being retried, so acknowledging what is durable cannot hang.
+    const closing = this.#committer?.close();
     await this.#subscriber?.stop();
+    await closing;
     await this.#forwarder?.stop();
     await this.#nc?.close();
     await this.#connecting;

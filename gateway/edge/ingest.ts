@@ -5,9 +5,12 @@ import type { InboundMessage } from "../io/mqtt_subscriber.ts";
 import type { CommitResult, Intake } from "./buffer.ts";
 import type { EdgeMetrics } from "./edge_metrics.ts";
 
-/** Where ingest commits: the buffer's fsync'd writer (a commit worker in the edge). */
+/**
+ * Where ingest commits (a `DurableCommitter` in the edge): stores a batch at once or
+ * throws; `durable` resolves when it is on disk.
+ */
 export interface Committer {
-  commit(intakes: Intake[]): Promise<CommitResult>;
+  commit(intakes: Intake[]): { result: CommitResult; durable: Promise<void> };
   readonly usedBytes: number;
   readonly maxBytes: number;
 }
@@ -61,11 +64,14 @@ export class Ingest {
    */
   prepare = (message: InboundMessage): Intake => this.#decode(message);
 
-  /** The batch handler for the MQTT subscriber: commits prepared intakes. */
-  handle = async (intakes: Intake[]): Promise<void> => {
+  /**
+   * The batch handler for the MQTT subscriber: stores prepared intakes; the subscriber
+   * acknowledges them when `durable` resolves.
+   */
+  handle = (intakes: Intake[]): Promise<{ durable: Promise<void> }> => {
     const { metrics, log } = this.#options;
     try {
-      const result = await this.#buffer.commit(intakes);
+      const { result, durable } = this.#buffer.commit(intakes);
       this.#lastFailure = undefined;
       metrics.buffered.inc({}, result.stored);
       if (result.duplicates) metrics.duplicates.inc({ where: "buffer" }, result.duplicates);
@@ -80,6 +86,7 @@ export class Ingest {
         });
       });
       this.#warnIfFilling();
+      return Promise.resolve({ durable });
     } catch (error) {
       const failure = error instanceof PlantgateError
         ? error
@@ -90,7 +97,7 @@ export class Ingest {
         metrics.errors.inc({ code: failure.code, stage: "buffer" });
       }
       this.#lastFailure = failure;
-      throw failure;
+      return Promise.reject(failure);
     }
   };
 

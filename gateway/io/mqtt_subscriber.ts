@@ -45,8 +45,15 @@ export interface MqttSubscriberOptions<T = InboundMessage> {
   log?: Logger;
 }
 
-/** Handles a batch; resolve = committed (the batch is acknowledged), reject = keep unacknowledged. */
-export type BatchHandler<T = InboundMessage> = (batch: T[]) => Promise<void>;
+/**
+ * Handles a batch. Resolve = accepted: the next batch may be handed over, and the batch is
+ * acknowledged at once, or when the returned `durable` resolves (in receive order either way).
+ * Reject = not accepted: the batch stays unacknowledged and is handed over again after a
+ * backoff.
+ */
+export type BatchHandler<T = InboundMessage> = (
+  batch: T[],
+) => Promise<void | { durable: Promise<void> }>;
 
 interface Pending<T> {
   item: T;
@@ -95,6 +102,10 @@ export class MqttSubscriber<T = InboundMessage> {
   #readyWaiters: (() => void)[] = [];
   readonly #stats = { received: 0, acked: 0, batches: 0, reconnects: 0 };
   #inHandler = 0;
+  /** Messages accepted by the handler, their acknowledgement waiting for `durable`. */
+  #awaitingDurable = 0;
+  /** The acknowledgements in flight, in receive order. */
+  #acking: Promise<void> = Promise.resolve();
   #resumeReading: (() => void) | undefined;
 
   constructor(options: MqttSubscriberOptions<T>, handler: BatchHandler<T>) {
@@ -153,7 +164,8 @@ export class MqttSubscriber<T = InboundMessage> {
    * more), so reading pauses while this many messages are held: TCP backpressure bounds memory.
    */
   get #holdingTooMany(): boolean {
-    return this.#pending.length + this.#inHandler >= this.#options.receiveMaximum;
+    return this.#pending.length + this.#inHandler + this.#awaitingDurable >=
+      this.#options.receiveMaximum;
   }
 
   /** Resolves when subscribed (at once if already). */
@@ -176,6 +188,7 @@ export class MqttSubscriber<T = InboundMessage> {
     this.#retryTimer = undefined;
     this.#wake?.();
     await this.#handling;
+    await this.#acking;
     if (this.#writer) {
       await this.#send({ cmd: "disconnect", reasonCode: 0 }).catch(() => {});
     }
@@ -231,7 +244,7 @@ export class MqttSubscriber<T = InboundMessage> {
     let failure: Error | undefined;
     parser.on("packet", (packet: Packet) => {
       try {
-        if (this.#onPacket(packet, generation)) subscribed = true;
+        if (this.#onPacket(packet)) subscribed = true;
         if (packet.cmd === "pingresp") lastPong = Date.now();
       } catch (error) {
         failure = error as Error;
@@ -317,7 +330,7 @@ export class MqttSubscriber<T = InboundMessage> {
   }
 
   /** Handles one packet; returns true when the subscription is confirmed. */
-  #onPacket(packet: Packet, generation: number): boolean {
+  #onPacket(packet: Packet): boolean {
     switch (packet.cmd) {
       case "connack": {
         if (packet.reasonCode) {
@@ -399,8 +412,9 @@ export class MqttSubscriber<T = InboundMessage> {
   }
 
   async #handle(batch: Pending<T>[]): Promise<void> {
+    let accepted: void | { durable: Promise<void> };
     try {
-      await this.#handler(batch.map((p) => p.item));
+      accepted = await this.#handler(batch.map((p) => p.item));
     } catch (error) {
       const delay = backoffDelay(this.#retryAttempt++, this.#options.backoff);
       if (this.#retryAttempt === 1) {
@@ -421,6 +435,24 @@ export class MqttSubscriber<T = InboundMessage> {
     }
     this.#retryAttempt = 0;
     this.#stats.batches++;
+    const durable = accepted?.durable;
+    this.#awaitingDurable += batch.length;
+    this.#acking = this.#acking.then(async () => {
+      let isDurable = true;
+      try {
+        await durable;
+      } catch {
+        // Not on disk: left unacknowledged, the broker re-delivers it on the next session.
+        isDurable = false;
+      }
+      this.#awaitingDurable -= batch.length;
+      if (isDurable) await this.#acknowledge(batch);
+      if (!this.#holdingTooMany) this.#resumeReading?.();
+    });
+  }
+
+  /** PUBACKs of a batch, if its connection is still the current one. */
+  async #acknowledge(batch: Pending<T>[]): Promise<void> {
     const acks = batch.filter((p) => p.packetId !== undefined && p.generation === this.#generation);
     if (acks.length === 0 || !this.#writer) return;
     const bytes = Buffer.concat(

@@ -168,3 +168,28 @@ Deno.test("a URL that is not mqtt:// is refused at construction with a clear err
     (e: unknown) => e instanceof PlantgateError && /must start with mqtt:\/\//.test(e.message),
   );
 });
+
+test("the next batch is handed over while acknowledgements wait, in order, for durability", async () => {
+  await using broker = await startMosquitto();
+  const batches: string[][] = [];
+  const durable: (() => void)[] = [];
+  const sub = new MqttSubscriber(
+    { url: broker.url, clientId: "t7", topics: ["t"], maxBatch: 1 },
+    (batch) => {
+      batches.push(batch.map(text));
+      return Promise.resolve({ durable: new Promise<void>((resolve) => durable.push(resolve)) });
+    },
+  );
+  sub.start();
+  await sub.ready();
+  await publish(broker.url, "t", 0, 3);
+  await until(() => batches.length === 3, "three batches handed over before any is durable");
+  assert.deepEqual(batches, [["0"], ["1"], ["2"]]);
+  durable[2]();
+  durable[1]();
+  await sleep(50);
+  assert.equal(sub.stats.acked, 0, "no acknowledgement overtakes the first batch's");
+  durable[0]();
+  await until(() => sub.stats.acked === 3, "all acknowledged once the first is durable");
+  await sub.stop();
+});
