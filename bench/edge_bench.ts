@@ -9,6 +9,8 @@
  * 3. drain: 100,000 events buffered while NATS is down, then drained: events/s and the edge's
  *    peak RSS while draining.
  *
+ * The edge is measured in its default and its low-memory profile (bench/README.md).
+ *
  * @module
  */
 import mqtt from "mqtt";
