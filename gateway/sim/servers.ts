@@ -1,5 +1,5 @@
 /**
- * Private Mosquitto and NATS (JetStream) servers on ephemeral loopback ports, for the demo,
+ * Private Mosquitto, NATS (JetStream) and PostgreSQL servers on ephemeral loopback ports, for the demo,
  * the tests and the benchmarks. Each server keeps its data under its own folder, so it can be
  * stopped, killed and started again on the same port with its state (fault injection).
  *
@@ -105,6 +105,7 @@ function managed(
   dir: string,
   command: () => Deno.Command,
   log: string,
+  ready?: () => Promise<void>,
 ): PrivateServer {
   const slot = new ChildSlot();
   const halt = (signal: Deno.Signal) => slot.halt(signal);
@@ -121,6 +122,7 @@ function managed(
       const child = slot.spawn(command());
       try {
         await waitForPort(port, child, name, log);
+        await ready?.();
       } catch (error) {
         await halt("SIGKILL");
         throw error;
@@ -192,6 +194,122 @@ export async function startNats(options: NatsOptions = {}): Promise<PrivateServe
         stderr: "null",
       }),
     log,
+  );
+  await server.start();
+  return server;
+}
+
+/** Options of {@linkcode startPostgres}. */
+export interface PostgresOptions {
+  /** Folder for the cluster, socket and log. Default: a new temporary folder. */
+  dir?: string;
+  /** Port. Default: a free ephemeral port. */
+  port?: number;
+}
+
+/** The newest `/usr/lib/postgresql/<version>/bin` (Debian's layout), or "" to use the PATH. */
+async function postgresBinDir(): Promise<string> {
+  const versions: number[] = [];
+  try {
+    for await (const entry of Deno.readDir("/usr/lib/postgresql")) {
+      if (/^\d+$/.test(entry.name)) versions.push(Number(entry.name));
+    }
+  } catch { /* not Debian's layout */ }
+  versions.sort((a, b) => b - a);
+  return versions.length > 0 ? `/usr/lib/postgresql/${versions[0]}/bin/` : "";
+}
+
+/**
+ * PostgreSQL refuses to run as root: as root, the cluster belongs to the `postgres` user and
+ * the server runs as it (setpriv execs in place, so the PID is the server's own).
+ */
+async function asPostgresUser(dir: string): Promise<string[]> {
+  if (Deno.uid() !== 0) return [];
+  const id = (flag: string) =>
+    new Deno.Command("id", { args: [flag, "postgres"], stdout: "piped", stderr: "null" })
+      .outputSync();
+  const uid = id("-u"), gid = id("-g");
+  if (!uid.success || !gid.success) {
+    throw new Error(
+      "Running as root, PostgreSQL needs the 'postgres' user (apt install postgresql)",
+    );
+  }
+  const decoder = new TextDecoder();
+  const [u, g] = [uid, gid].map((o) => Number(decoder.decode(o.stdout).trim()));
+  await Deno.chown(dir, u, g);
+  return ["setpriv", `--reuid=${u}`, `--regid=${g}`, "--init-groups", "--"];
+}
+
+/** Starts a private PostgreSQL (trust auth on 127.0.0.1, user and database `postgres`). */
+export async function startPostgres(options: PostgresOptions = {}): Promise<PrivateServer> {
+  const dir = options.dir ?? await Deno.makeTempDir({ prefix: "plantgate-postgres-" });
+  await Deno.mkdir(dir, { recursive: true });
+  const port = options.port ?? freePort();
+  const bin = await postgresBinDir();
+  const prefix = await asPostgresUser(dir);
+  const data = `${dir}/data`;
+  const run = (program: string, args: string[]) => {
+    const [command, ...rest] = [...prefix, `${bin}${program}`, ...args];
+    return new Deno.Command(command, { args: rest, stdout: "null", stderr: "piped" });
+  };
+  try {
+    await Deno.stat(`${data}/PG_VERSION`);
+  } catch {
+    const init = await run("initdb", [
+      "-D",
+      data,
+      "-U",
+      "postgres",
+      "--auth=trust",
+      "--encoding=UTF8",
+      "--no-instructions",
+    ]).output();
+    if (!init.success) {
+      throw new Error(`initdb failed: ${new TextDecoder().decode(init.stderr).trim()}`);
+    }
+  }
+  const log = `${dir}/postgres.log`;
+  const server = managed(
+    "postgres",
+    "postgres",
+    port,
+    dir,
+    () => {
+      return run("postgres", [
+        "-D",
+        data,
+        "-p",
+        String(port),
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        `unix_socket_directories=${dir}`,
+        "-c",
+        "max_connections=60",
+        "-c",
+        "shared_buffers=32MB",
+        "-c",
+        "logging_collector=on",
+        "-c",
+        `log_directory=${dir}`,
+        "-c",
+        "log_filename=postgres.log",
+      ]);
+    },
+    log,
+    // Listening is not ready: after a crash the server replays its WAL first.
+    async () => {
+      const deadline = Date.now() + 30_000;
+      const probe = new Deno.Command(`${bin}pg_isready`, {
+        args: ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres"],
+        stdout: "null",
+        stderr: "null",
+      });
+      while (!(await probe.output()).success) {
+        if (Date.now() > deadline) throw new Error(`postgres on port ${port} not ready after 30 s`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
   );
   await server.start();
   return server;

@@ -1,0 +1,292 @@
+/**
+ * Applies canonical lot events to the central database, one transaction per event: the audit
+ * row (event id unique = idempotency; per-plant hash chain), the system lot's mapping to its
+ * canonical lot and its last-writer-wins state, genealogy edges, and cross-plant links.
+ * Everything is a function of the set of events applied, not of their order: placeholders
+ * stand in for parents not seen yet, canonical ids are derived (UUIDv5) from the lot a chain of
+ * shipments starts at, and ties between events are broken by event id.
+ *
+ * @module
+ */
+import type { CanonicalLotEvent } from "../core/canonical_event.ts";
+import { uuidV5 } from "../core/uuid.ts";
+import { isRetryableTransactionError, type Sql, type TransactionSql } from "../io/postgres.ts";
+
+/** Options of {@linkcode applyLotEvent}. */
+export interface ApplyOptions {
+  /** Source priority for last-writer-wins ties on version (higher wins). Default 0 each. */
+  sourcePriority?: Readonly<Record<string, number>>;
+}
+
+/** What {@linkcode applyLotEvent} did. */
+export type ApplyOutcome = "applied" | "duplicate";
+
+/** A lot of one system at one plant. */
+export interface SystemLot {
+  plantId: string;
+  system: string;
+  lotId: string;
+}
+
+/** The canonical lot id a system lot has when no shipment links it to another lot. */
+export function ownCanonicalId(lot: SystemLot): string {
+  return uuidV5(`lot:${lot.plantId}:${lot.system}:${lot.lotId}`);
+}
+
+const GENESIS = new Uint8Array(32);
+const MAX_ATTEMPTS = 30;
+
+/**
+ * Applies one event in one transaction, retrying on deadlocks and serialization failures
+ * (replicas apply concurrently). A duplicate (event id already audited) changes nothing.
+ */
+export async function applyLotEvent(
+  sql: Sql,
+  event: CanonicalLotEvent,
+  options: ApplyOptions = {},
+): Promise<ApplyOutcome> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await sql.begin((tx) => applyIn(tx, event, options)) as ApplyOutcome;
+    } catch (error) {
+      if (!isRetryableTransactionError(error) || attempt >= MAX_ATTEMPTS) throw error;
+      await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+    }
+  }
+}
+
+async function applyIn(
+  tx: TransactionSql,
+  event: CanonicalLotEvent,
+  options: ApplyOptions,
+): Promise<ApplyOutcome> {
+  const plant = event.plantId;
+  // Appends to one plant's chain are serialized; other plants' proceed in parallel.
+  await tx`SELECT pg_advisory_xact_lock(hashtext(${"plantgate:audit:" + plant}))`;
+  if ((await tx`SELECT 1 FROM audit_events WHERE event_id = ${event.eventId}`).length > 0) {
+    return "duplicate";
+  }
+  await appendAudit(tx, event);
+  const lot: SystemLot = { plantId: plant, system: event.sourceSystem, lotId: event.lotId };
+  const priority = options.sourcePriority?.[event.sourceSystem] ?? 0;
+  await tx`
+    INSERT INTO system_lots (plant_id, source_system, lot_id, canonical_lot_id, placeholder,
+      event_type, material, quantity, uom, event_time, state_version, state_priority, state_event_id)
+    VALUES (${plant}, ${lot.system}, ${lot.lotId}, ${ownCanonicalId(lot)}, false,
+      ${event.eventType}, ${event.material}, ${event.quantity}, ${event.uom}, ${event.timestamp},
+      ${event.version ?? 0}, ${priority}, ${event.eventId})
+    ON CONFLICT (plant_id, source_system, lot_id) DO UPDATE SET
+      placeholder = false, event_type = EXCLUDED.event_type, material = EXCLUDED.material,
+      quantity = EXCLUDED.quantity, uom = EXCLUDED.uom, event_time = EXCLUDED.event_time,
+      state_version = EXCLUDED.state_version, state_priority = EXCLUDED.state_priority,
+      state_event_id = EXCLUDED.state_event_id
+    WHERE (EXCLUDED.state_version, EXCLUDED.state_priority, EXCLUDED.state_event_id) >
+      (system_lots.state_version, system_lots.state_priority,
+       coalesce(system_lots.state_event_id, '00000000-0000-0000-0000-000000000000'))`;
+  const kind = event.eventType === "LOT_SPLIT"
+    ? "split"
+    : event.eventType === "LOT_MERGED"
+    ? "merge"
+    : event.eventType === "LOT_RECEIVED"
+    ? "transfer"
+    : "consume";
+  for (const parent of event.parents) {
+    const from: SystemLot = { plantId: plant, system: lot.system, lotId: parent.lotId };
+    await ensureLot(tx, from);
+    await addEdge(tx, from, lot, {
+      kind,
+      quantity: parent.quantity ?? null,
+      uom: parent.uom ?? null,
+      eventId: event.eventId,
+    });
+  }
+  if (event.correlationId !== undefined) {
+    if (event.eventType === "LOT_CONSUMED" || event.eventType === "LOT_CREATED") {
+      await linkOrder(tx, event, lot);
+    } else if (event.eventType === "LOT_SHIPPED" || event.eventType === "LOT_RECEIVED") {
+      await linkShipment(tx, event, lot);
+    }
+  }
+  await relink(tx, lot);
+  return "applied";
+}
+
+async function appendAudit(tx: TransactionSql, event: CanonicalLotEvent): Promise<void> {
+  const [head] =
+    await tx`SELECT seq, hash FROM audit_chain_heads WHERE plant_id = ${event.plantId}`;
+  const seq = head ? Number(head.seq) + 1 : 1;
+  const prev: Uint8Array = head ? head.hash : GENESIS;
+  // The hash covers the event as stored (jsonb's canonical text), chained to the previous row.
+  const [row] = await tx`
+    INSERT INTO audit_events (plant_id, plant_seq, event_id, event_type, source_system, lot_id,
+      event_time, event, prev_hash, hash)
+    SELECT ${event.plantId}, ${seq}, ${event.eventId}, ${event.eventType}, ${event.sourceSystem},
+      ${event.lotId}, ${event.timestamp}, e, ${prev}, sha256(${prev}::bytea || convert_to(e::text, 'UTF8'))
+    FROM (SELECT ${tx.json(event as unknown as Parameters<typeof tx.json>[0])}::jsonb AS e) AS s
+    RETURNING hash`;
+  await tx`
+    INSERT INTO audit_chain_heads (plant_id, seq, hash) VALUES (${event.plantId}, ${seq}, ${row.hash})
+    ON CONFLICT (plant_id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash`;
+}
+
+/** A lot seen only as a parent so far: a placeholder, completed by its own events later. */
+async function ensureLot(tx: TransactionSql, lot: SystemLot): Promise<void> {
+  await tx`
+    INSERT INTO system_lots (plant_id, source_system, lot_id, canonical_lot_id, placeholder)
+    VALUES (${lot.plantId}, ${lot.system}, ${lot.lotId}, ${ownCanonicalId(lot)}, true)
+    ON CONFLICT DO NOTHING`;
+  await relink(tx, lot);
+}
+
+async function addEdge(
+  tx: TransactionSql,
+  from: SystemLot,
+  to: SystemLot,
+  edge: { kind: string; quantity: number | string | null; uom: string | null; eventId: string },
+): Promise<void> {
+  await tx`
+    INSERT INTO genealogy_edges (parent_plant, parent_system, parent_lot, child_plant,
+      child_system, child_lot, kind, quantity, uom, event_id)
+    VALUES (${from.plantId}, ${from.system}, ${from.lotId}, ${to.plantId}, ${to.system},
+      ${to.lotId}, ${edge.kind}, ${edge.quantity}, ${edge.uom}, ${edge.eventId})
+    ON CONFLICT (parent_plant, parent_system, parent_lot, child_plant, child_system, child_lot, kind)
+    DO UPDATE SET quantity = EXCLUDED.quantity, uom = EXCLUDED.uom, event_id = EXCLUDED.event_id
+    WHERE EXCLUDED.event_id < genealogy_edges.event_id`;
+}
+
+/** Consume edges from every input of a production order to every output of it. */
+async function linkOrder(tx: TransactionSql, event: CanonicalLotEvent, lot: SystemLot) {
+  const role = event.eventType === "LOT_CONSUMED" ? "input" : "output";
+  await tx`
+    INSERT INTO order_lots (plant_id, source_system, order_id, lot_id, role, quantity, uom, event_id)
+    VALUES (${lot.plantId}, ${lot.system}, ${event.correlationId!}, ${lot.lotId}, ${role},
+      ${event.quantity}, ${event.uom}, ${event.eventId})
+    ON CONFLICT (plant_id, source_system, order_id, lot_id, role) DO UPDATE SET
+      quantity = EXCLUDED.quantity, uom = EXCLUDED.uom, event_id = EXCLUDED.event_id
+    WHERE EXCLUDED.event_id < order_lots.event_id`;
+  const pairs = await tx`
+    SELECT i.lot_id AS input, o.lot_id AS output, i.quantity, i.uom, i.event_id
+    FROM order_lots i JOIN order_lots o USING (plant_id, source_system, order_id)
+    WHERE i.role = 'input' AND o.role = 'output' AND plant_id = ${lot.plantId}
+      AND source_system = ${lot.system} AND order_id = ${event.correlationId!}`;
+  for (const p of pairs) {
+    const from = { ...lot, lotId: String(p.input) };
+    const to = { ...lot, lotId: String(p.output) };
+    await ensureLot(tx, from);
+    await ensureLot(tx, to);
+    await addEdge(tx, from, to, {
+      kind: "consume",
+      quantity: p.quantity,
+      uom: p.uom,
+      eventId: String(p.event_id),
+    });
+  }
+}
+
+/** A lot received under the correlation id of a lot shipped elsewhere is that lot. */
+async function linkShipment(tx: TransactionSql, event: CanonicalLotEvent, lot: SystemLot) {
+  const role = event.eventType === "LOT_SHIPPED" ? "shipped" : "received";
+  await tx`
+    INSERT INTO shipment_lots (correlation_id, role, plant_id, source_system, lot_id, event_id)
+    VALUES (${event.correlationId!}, ${role}, ${lot.plantId}, ${lot.system}, ${lot.lotId},
+      ${event.eventId})
+    ON CONFLICT DO NOTHING`;
+  const pairs = await tx`
+    SELECT s.plant_id AS sp, s.source_system AS ss, s.lot_id AS sl, s.event_id AS se,
+      r.plant_id AS rp, r.source_system AS rs, r.lot_id AS rl
+    FROM shipment_lots s JOIN shipment_lots r USING (correlation_id)
+    WHERE s.role = 'shipped' AND r.role = 'received' AND correlation_id = ${event.correlationId!}`;
+  for (const p of pairs) {
+    const from = { plantId: String(p.sp), system: String(p.ss), lotId: String(p.sl) };
+    const to = { plantId: String(p.rp), system: String(p.rs), lotId: String(p.rl) };
+    await ensureLot(tx, from);
+    await ensureLot(tx, to);
+    await addEdge(tx, from, to, {
+      kind: "transfer",
+      quantity: null,
+      uom: null,
+      eventId: String(p.se),
+    });
+    await relink(tx, to);
+  }
+}
+
+/**
+ * Sets the canonical id of `lot` and of every lot shipped on from it: the own id of the lot
+ * its chain of shipments starts at (the first shipper, by sort order, when several lots were
+ * shipped under one correlation id).
+ */
+async function relink(tx: TransactionSql, lot: SystemLot): Promise<void> {
+  const root = await shipmentRoot(tx, lot);
+  const canonical = ownCanonicalId(root);
+  const seen = new Set<string>();
+  const queue = [lot];
+  while (queue.length > 0) {
+    const current = queue.shift()!;
+    const key = `${current.plantId}\u0000${current.system}\u0000${current.lotId}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    await tx`
+      UPDATE system_lots SET canonical_lot_id = ${canonical}
+      WHERE plant_id = ${current.plantId} AND source_system = ${current.system}
+        AND lot_id = ${current.lotId} AND canonical_lot_id <> ${canonical}`;
+    const onward = await tx`
+      SELECT r.plant_id, r.source_system, r.lot_id
+      FROM shipment_lots s JOIN shipment_lots r USING (correlation_id)
+      WHERE s.role = 'shipped' AND r.role = 'received' AND s.plant_id = ${current.plantId}
+        AND s.source_system = ${current.system} AND s.lot_id = ${current.lotId}`;
+    for (const r of onward) {
+      queue.push({
+        plantId: String(r.plant_id),
+        system: String(r.source_system),
+        lotId: String(r.lot_id),
+      });
+    }
+  }
+}
+
+async function shipmentRoot(tx: TransactionSql, lot: SystemLot): Promise<SystemLot> {
+  let current = lot;
+  const seen = new Set<string>();
+  for (;;) {
+    const key = `${current.plantId}\u0000${current.system}\u0000${current.lotId}`;
+    if (seen.has(key)) return current; // a cycle of shipments: stop where it closes
+    seen.add(key);
+    const [from] = await tx`
+      SELECT s.plant_id, s.source_system, s.lot_id
+      FROM shipment_lots r JOIN shipment_lots s USING (correlation_id)
+      WHERE r.role = 'received' AND s.role = 'shipped' AND r.plant_id = ${current.plantId}
+        AND r.source_system = ${current.system} AND r.lot_id = ${current.lotId}
+      ORDER BY s.plant_id, s.source_system, s.lot_id LIMIT 1`;
+    if (!from) return current;
+    current = {
+      plantId: String(from.plant_id),
+      system: String(from.source_system),
+      lotId: String(from.lot_id),
+    };
+  }
+}
+
+/** Where {@linkcode verifyAuditChain} found the chain broken, if it did. */
+export interface ChainCheck {
+  plantId: string;
+  rows: number;
+  /** The first row whose hash or link does not match, or undefined when all match. */
+  brokenAt?: number;
+}
+
+/** Recomputes a plant's audit hash chain in the database; reports the first broken row. */
+export async function verifyAuditChain(sql: Sql, plantId: string): Promise<ChainCheck> {
+  const rows = await sql`
+    SELECT plant_seq,
+      hash = sha256(prev_hash || convert_to(event::text, 'UTF8')) AS hash_ok,
+      prev_hash = coalesce(lag(hash) OVER (ORDER BY plant_seq), ${GENESIS}::bytea) AS link_ok,
+      plant_seq = row_number() OVER (ORDER BY plant_seq) AS seq_ok
+    FROM audit_events WHERE plant_id = ${plantId} ORDER BY plant_seq`;
+  const broken = rows.find((r) => !r.hash_ok || !r.link_ok || !r.seq_ok);
+  return {
+    plantId,
+    rows: rows.length,
+    ...(broken ? { brokenAt: Number(broken.plant_seq) } : {}),
+  };
+}

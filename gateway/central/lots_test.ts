@@ -1,0 +1,290 @@
+import assert from "node:assert/strict";
+import type { CanonicalLotEvent } from "../core/canonical_event.ts";
+import { connectPostgres, type Sql } from "../io/postgres.ts";
+import { type PrivateServer, startPostgres } from "../sim/servers.ts";
+import { integrationTest } from "../../tests/_integration.ts";
+import { sampleEvent } from "../../tests/_events.ts";
+import { applyLotEvent, ownCanonicalId, verifyAuditChain } from "./lots.ts";
+import { migrate } from "./schema.ts";
+
+let databases = 0;
+
+/** A fresh, migrated database on `server`. */
+async function freshDatabase(server: PrivateServer, max = 4): Promise<Sql> {
+  const name = `t${++databases}`;
+  const admin = connectPostgres({ ...where(server), database: "postgres", max: 1 });
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const sql = connectPostgres({ ...where(server), database: name, max });
+  await migrate(sql);
+  return sql;
+}
+
+const where = (server: PrivateServer) => ({
+  host: "127.0.0.1",
+  port: server.port,
+  user: "postgres",
+});
+
+let n = 0;
+const event = (overrides: Partial<CanonicalLotEvent>) => sampleEvent(++n, overrides);
+
+integrationTest("migrations apply once even when three replicas start together", async () => {
+  await using pg = await startPostgres();
+  const admin = connectPostgres({ ...where(pg), database: "postgres", max: 1 });
+  await admin.unsafe("CREATE DATABASE m");
+  await admin.end();
+  const replicas = [1, 2, 3].map(() => connectPostgres({ ...where(pg), database: "m", max: 1 }));
+  const applied = await Promise.all(replicas.map((sql) => migrate(sql)));
+  assert.deepEqual(applied.flat(), [1], "version 1 applied by exactly one replica");
+  assert.deepEqual(await migrate(replicas[0]), [], "nothing left on the next start");
+  await Promise.all(replicas.map((sql) => sql.end()));
+});
+
+integrationTest("the audit table refuses UPDATE, DELETE and TRUNCATE", async () => {
+  await using pg = await startPostgres();
+  const sql = await freshDatabase(pg);
+  await applyLotEvent(sql, event({}));
+  for (
+    const statement of [
+      "UPDATE audit_events SET lot_id = 'X'",
+      "DELETE FROM audit_events",
+      "TRUNCATE audit_events",
+    ]
+  ) {
+    await assert.rejects(sql.unsafe(statement), /append-only/, statement);
+  }
+  assert.equal(Number((await sql`SELECT count(*) FROM audit_events`)[0].count), 1);
+  await sql.end();
+});
+
+integrationTest("the per-plant hash chain verifies, and names the first tampered row", async () => {
+  await using pg = await startPostgres();
+  const sql = await freshDatabase(pg);
+  for (let i = 0; i < 5; i++) await applyLotEvent(sql, event({ plantId: "A" }));
+  await applyLotEvent(sql, event({ plantId: "B" }));
+  assert.deepEqual(await verifyAuditChain(sql, "A"), { plantId: "A", rows: 5 });
+  assert.deepEqual(await verifyAuditChain(sql, "B"), { plantId: "B", rows: 1 });
+  // A superuser can switch the trigger off: the chain still shows the edit.
+  await sql.unsafe(`
+    ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update_delete;
+    UPDATE audit_events SET event = jsonb_set(event, '{quantity}', '999') WHERE plant_id = 'A' AND plant_seq = 3;
+    ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete;`);
+  assert.deepEqual(await verifyAuditChain(sql, "A"), { plantId: "A", rows: 5, brokenAt: 3 });
+  await sql.end();
+});
+
+integrationTest("a re-delivered event is a duplicate and changes nothing", async () => {
+  await using pg = await startPostgres();
+  const sql = await freshDatabase(pg);
+  const e = event({ lotId: "L1" });
+  assert.equal(await applyLotEvent(sql, e), "applied");
+  assert.equal(await applyLotEvent(sql, { ...e, quantity: 1 }), "duplicate");
+  const [row] = await sql`SELECT quantity FROM system_lots WHERE lot_id = 'L1'`;
+  assert.equal(Number(row.quantity), e.quantity);
+  assert.equal(Number((await sql`SELECT count(*) FROM audit_events`)[0].count), 1);
+  await sql.end();
+});
+
+integrationTest(
+  "a child before its parent creates a placeholder that the parent completes",
+  async () => {
+    await using pg = await startPostgres();
+    const sql = await freshDatabase(pg);
+    await applyLotEvent(
+      sql,
+      event({
+        eventType: "LOT_SPLIT",
+        lotId: "C1",
+        parents: [{ lotId: "P1", quantity: 5, uom: "KGM" }],
+      }),
+    );
+    const placeholder = async () =>
+      (await sql`SELECT placeholder FROM system_lots WHERE lot_id = 'P1'`)[0].placeholder;
+    assert.equal(await placeholder(), true);
+    await applyLotEvent(sql, event({ lotId: "P1" }));
+    assert.equal(await placeholder(), false);
+    const [edge] = await sql`SELECT parent_lot, child_lot, kind, quantity FROM genealogy_edges`;
+    assert.deepEqual({ ...edge, quantity: Number(edge.quantity) }, {
+      parent_lot: "P1",
+      child_lot: "C1",
+      kind: "split",
+      quantity: 5,
+    });
+    await sql.end();
+  },
+);
+
+integrationTest(
+  "a lot received at B before its shipment from A is known becomes A's canonical lot",
+  async () => {
+    await using pg = await startPostgres();
+    const sql = await freshDatabase(pg);
+    const a = { plantId: "A", system: "sap", lotId: "L-A" };
+    const b = { plantId: "B", system: "dynamics", lotId: "L-B" };
+    const canonicalOf = async (lot: typeof a) =>
+      (await sql`SELECT canonical_lot_id FROM lot_mappings WHERE plant_id = ${lot.plantId}
+      AND source_system = ${lot.system} AND system_lot_id = ${lot.lotId}`)[0].canonical_lot_id;
+    await applyLotEvent(
+      sql,
+      event({
+        eventType: "LOT_RECEIVED",
+        plantId: "B",
+        sourceSystem: "dynamics",
+        lotId: "L-B",
+        correlationId: "SHIP-1",
+      }),
+    );
+    assert.equal(await canonicalOf(b), ownCanonicalId(b));
+    await applyLotEvent(
+      sql,
+      event({ eventType: "LOT_SHIPPED", plantId: "A", lotId: "L-A", correlationId: "SHIP-1" }),
+    );
+    assert.equal(await canonicalOf(b), ownCanonicalId(a));
+    assert.equal(await canonicalOf(a), ownCanonicalId(a));
+    await sql.end();
+  },
+);
+
+/** A cross-plant history: production, splits, merges, consumption, a shipment A -> B, updates. */
+function history(): CanonicalLotEvent[] {
+  const events: CanonicalLotEvent[] = [];
+  let k = 10_000;
+  const add = (o: Partial<CanonicalLotEvent>) => events.push(sampleEvent(++k, o));
+  for (let i = 0; i < 6; i++) add({ lotId: `RAW-${i}`, quantity: 100 + i, version: 1 });
+  add({
+    eventType: "LOT_SPLIT",
+    lotId: "RAW-0a",
+    quantity: 40,
+    parents: [{ lotId: "RAW-0", quantity: 40, uom: "KGM" }],
+  });
+  add({
+    eventType: "LOT_SPLIT",
+    lotId: "RAW-0b",
+    quantity: 60,
+    parents: [{ lotId: "RAW-0", quantity: 60, uom: "KGM" }],
+  });
+  add({
+    eventType: "LOT_MERGED",
+    lotId: "MIX-1",
+    quantity: 203,
+    parents: [{ lotId: "RAW-1", quantity: 101 }, { lotId: "RAW-2", quantity: 102 }],
+  });
+  add({ eventType: "LOT_CONSUMED", lotId: "MIX-1", quantity: 203, correlationId: "ORD-1" });
+  add({ eventType: "LOT_CONSUMED", lotId: "RAW-0a", quantity: 40, correlationId: "ORD-1" });
+  add({ eventType: "LOT_CREATED", lotId: "FG-1", quantity: 240, correlationId: "ORD-1" });
+  add({
+    eventType: "LOT_SHIPPED",
+    lotId: "FG-1",
+    quantity: 240,
+    correlationId: "SHIP-9",
+    version: 2,
+  });
+  add({
+    eventType: "LOT_RECEIVED",
+    plantId: "B",
+    sourceSystem: "dynamics",
+    lotId: "B-7",
+    quantity: 240,
+    correlationId: "SHIP-9",
+  });
+  add({
+    eventType: "LOT_CONSUMED",
+    plantId: "B",
+    sourceSystem: "dynamics",
+    lotId: "B-7",
+    quantity: 240,
+    correlationId: "PO-B",
+  });
+  add({
+    eventType: "LOT_CREATED",
+    plantId: "B",
+    sourceSystem: "dynamics",
+    lotId: "B-FG",
+    quantity: 230,
+    correlationId: "PO-B",
+  });
+  // Competing updates of one lot: the higher version wins, then the higher source priority.
+  add({ eventType: "LOT_ADJUSTED", lotId: "RAW-3", quantity: 90, version: 3 });
+  add({ eventType: "LOT_ADJUSTED", lotId: "RAW-3", quantity: 95, version: 2 });
+  add({ eventType: "LOT_ADJUSTED", lotId: "RAW-4", quantity: 1, version: 5 });
+  add({ eventType: "LOT_ADJUSTED", lotId: "RAW-4", quantity: 2, version: 5 });
+  return events;
+}
+
+/** Seeded shuffle with duplicates mixed in. */
+function deliveries(events: CanonicalLotEvent[], seed: number): CanonicalLotEvent[] {
+  let s = seed;
+  const random = () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const out = [...events, ...events.filter(() => random() < 0.3)];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+async function snapshot(sql: Sql): Promise<string> {
+  const tables = {
+    mappings: await sql`SELECT * FROM lot_mappings ORDER BY plant_id, source_system, system_lot_id`,
+    lots: await sql`SELECT * FROM canonical_lots ORDER BY canonical_lot_id`,
+    edges:
+      await sql`SELECT * FROM genealogy_edges ORDER BY parent_plant, parent_system, parent_lot, child_plant, child_system, child_lot, kind`,
+    audit: await sql`SELECT count(*) FROM audit_events`,
+  };
+  return JSON.stringify(tables);
+}
+
+integrationTest(
+  "any order, any duplicates, 1 or 3 replicas: the same lots, mappings and genealogy",
+  async () => {
+    await using pg = await startPostgres();
+    const events = history();
+    let reference: string | undefined;
+    for (let run = 0; run < 8; run++) {
+      const replicas = run % 2 === 0 ? 1 : 3;
+      const sql = await freshDatabase(pg, 3);
+      const order = deliveries(events, 7 + run);
+      // Replicas take deliveries from one queue, as they do from one durable consumer.
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: replicas }, async () => {
+          while (next < order.length) {
+            await applyLotEvent(sql, order[next++], { sourcePriority: { sap: 2, dynamics: 1 } });
+          }
+        }),
+      );
+      const state = await snapshot(sql);
+      reference ??= state;
+      assert.equal(state, reference, `run ${run} (${replicas} replica(s)) converged differently`);
+      await sql.end();
+    }
+    const final = JSON.parse(reference!);
+    const byLot = new Map(
+      final.mappings.map((m: Record<string, string>) => [m.system_lot_id, m.canonical_lot_id]),
+    );
+    assert.equal(
+      byLot.get("B-7"),
+      byLot.get("FG-1"),
+      "the shipped lot is one canonical lot at both plants",
+    );
+    assert.equal(final.audit[0].count, String(events.length), "every event audited exactly once");
+    const raw3 = final.lots.find((l: Record<string, string>) => l.lot_id === "RAW-3");
+    assert.equal(Number(raw3.quantity), 90, "the higher version wins");
+    const edgeKinds = final.edges.map((e: Record<string, string>) =>
+      `${e.parent_lot}>${e.child_lot}:${e.kind}`
+    );
+    for (
+      const expected of [
+        "RAW-0>RAW-0a:split",
+        "RAW-1>MIX-1:merge",
+        "MIX-1>FG-1:consume",
+        "RAW-0a>FG-1:consume",
+        "FG-1>B-7:transfer",
+        "B-7>B-FG:consume",
+      ]
+    ) {
+      assert.ok(edgeKinds.includes(expected), `edge ${expected} in ${edgeKinds.join(", ")}`);
+    }
+  },
+);
