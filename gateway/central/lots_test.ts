@@ -6,6 +6,7 @@ import { integrationTest } from "../../tests/_integration.ts";
 import { sampleEvent } from "../../tests/_events.ts";
 import { applyLotEvent, ownCanonicalId, verifyAuditChain } from "./lots.ts";
 import { migrate } from "./schema.ts";
+import { lotView, resolveLot, traceCsv, traceLot, type TraceStep } from "./trace.ts";
 
 let databases = 0;
 
@@ -288,3 +289,46 @@ integrationTest(
     }
   },
 );
+
+integrationTest("trace walks a 5-level cross-plant genealogy back and forward", async () => {
+  await using pg = await startPostgres();
+  const sql = await freshDatabase(pg);
+  const B = { plantId: "B", sourceSystem: "dynamics" };
+  const chain: Partial<CanonicalLotEvent>[] = [
+    { lotId: "R0" },
+    { eventType: "LOT_SPLIT", lotId: "S1", parents: [{ lotId: "R0", quantity: 10 }] },
+    { eventType: "LOT_MERGED", lotId: "M2", parents: [{ lotId: "S1" }, { lotId: "X" }] },
+    { eventType: "LOT_CONSUMED", lotId: "M2", correlationId: "ORD-1" },
+    { lotId: "F3", correlationId: "ORD-1" },
+    { eventType: "LOT_SHIPPED", lotId: "F3", correlationId: "SHIP-1" },
+    { ...B, eventType: "LOT_RECEIVED", lotId: "G4", correlationId: "SHIP-1" },
+    { ...B, eventType: "LOT_CONSUMED", lotId: "G4", correlationId: "PO-B" },
+    { ...B, lotId: "H5", correlationId: "PO-B" },
+  ];
+  // Applied newest first: the trace must not depend on arrival order either.
+  for (const e of [...chain].reverse()) await applyLotEvent(sql, event(e));
+  const h5 = (await resolveLot(sql, "B:dynamics:H5"))!;
+  const path = (steps: TraceStep[]) => steps.map((s) => `${s.depth}:${s.from.lotId}>${s.to.lotId}`);
+  assert.deepEqual(path(await traceLot(sql, h5, { direction: "back", depth: 5 })), [
+    "1:G4>H5",
+    "2:F3>G4",
+    "3:M2>F3",
+    "4:S1>M2",
+    "4:X>M2",
+    "5:R0>S1",
+  ]);
+  assert.deepEqual(path(await traceLot(sql, h5, { direction: "back", depth: 2 })), [
+    "1:G4>H5",
+    "2:F3>G4",
+  ]);
+  const r0 = (await resolveLot(sql, "A:sap:R0"))!;
+  const forward = await traceLot(sql, r0, { direction: "forward", depth: 10 });
+  assert.deepEqual(path(forward), ["1:R0>S1", "2:S1>M2", "3:M2>F3", "4:F3>G4", "5:G4>H5"]);
+  assert.equal(forward[3].from.canonicalLotId, forward[3].to.canonicalLotId, "one lot, two plants");
+  const csv = traceCsv(forward).split("\r\n");
+  assert.equal(csv[0].split(",")[0], "depth");
+  assert.equal(csv.length, 7, "header, five edges, final newline");
+  const view = (await lotView(sql, forward[3].to.canonicalLotId))!;
+  assert.deepEqual(view.systemLots.map((l) => `${l.plantId}:${l.lotId}`), ["A:F3", "B:G4"]);
+  await sql.end();
+});

@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import { Ajv, type ErrorObject } from "ajv";
 import { type Document, isMap, isPair, isScalar, LineCounter, parseDocument, visit } from "yaml";
 import { errorMessage, PlantgateError } from "./errors.ts";
@@ -242,4 +243,52 @@ export function parseByteSize(value: number | string): number {
   if (typeof value === "number") return value;
   const m = /^(\d+(?:\.\d+)?)\s*([A-Za-z]*)$/.exec(value.trim())!;
   return Math.round(Number(m[1]) * (UNITS[(m[2] || "B").toUpperCase()] ?? 1));
+}
+
+/**
+ * Resolves the secret `name` of a config section from `<name>Env` (an environment variable) or
+ * `<name>File` (a file, relative to the config's folder), removing both keys from `raw`.
+ * Problems (both given, variable unset, file unreadable) are added to `ctx.problems`.
+ */
+export function secret(
+  raw: Record<string, unknown>,
+  section: string,
+  name: string,
+  ctx: {
+    source: ConfigSource;
+    env: Record<string, string | undefined>;
+    base: string;
+    problems: ConfigProblem[];
+  },
+): string | undefined {
+  const envKey = `${name}Env`, fileKey = `${name}File`;
+  const envName = raw[envKey] as string | undefined;
+  const file = raw[fileKey] as string | undefined;
+  delete raw[envKey];
+  delete raw[fileKey];
+  if (envName !== undefined && file !== undefined) {
+    ctx.problems.push(
+      ctx.source.problem([section, fileKey], `give either ${envKey} or ${fileKey}, not both`),
+    );
+    return undefined;
+  }
+  if (envName !== undefined) {
+    const value = ctx.env[envName];
+    if (value === undefined) {
+      ctx.problems.push(
+        ctx.source.problem([section, envKey], `environment variable ${envName} is not set`),
+      );
+    }
+    return value;
+  }
+  if (file !== undefined) {
+    try {
+      return Deno.readTextFileSync(resolve(ctx.base, file)).trim();
+    } catch (error) {
+      ctx.problems.push(
+        ctx.source.problem([section, fileKey], `cannot read "${file}": ${errorMessage(error)}`),
+      );
+    }
+  }
+  return undefined;
 }

@@ -2,12 +2,11 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import schema from "../../config/edge.schema.json" with { type: "json" };
 import {
   type ConfigProblem,
-  type ConfigSource,
   loadYamlConfig,
   parseByteSize,
+  secret,
   throwProblems,
 } from "./config.ts";
-import { errorMessage } from "./errors.ts";
 import { isTimeZone } from "./time.ts";
 
 /** The edge configuration after validation, defaults, secret and path resolution. */
@@ -66,49 +65,6 @@ export interface EdgeConfigOptions {
 }
 
 type Raw = Record<string, Record<string, unknown>> & { sources: Record<string, unknown>[] };
-
-function secret(
-  raw: Record<string, unknown>,
-  section: string,
-  name: string,
-  ctx: {
-    source: ConfigSource;
-    env: Record<string, string | undefined>;
-    base: string;
-    problems: ConfigProblem[];
-  },
-): string | undefined {
-  const envKey = `${name}Env`, fileKey = `${name}File`;
-  const envName = raw[envKey] as string | undefined;
-  const file = raw[fileKey] as string | undefined;
-  delete raw[envKey];
-  delete raw[fileKey];
-  if (envName !== undefined && file !== undefined) {
-    ctx.problems.push(
-      ctx.source.problem([section, fileKey], `give either ${envKey} or ${fileKey}, not both`),
-    );
-    return undefined;
-  }
-  if (envName !== undefined) {
-    const value = ctx.env[envName];
-    if (value === undefined) {
-      ctx.problems.push(
-        ctx.source.problem([section, envKey], `environment variable ${envName} is not set`),
-      );
-    }
-    return value;
-  }
-  if (file !== undefined) {
-    try {
-      return Deno.readTextFileSync(resolve(ctx.base, file)).trim();
-    } catch (error) {
-      ctx.problems.push(
-        ctx.source.problem([section, fileKey], `cannot read "${file}": ${errorMessage(error)}`),
-      );
-    }
-  }
-  return undefined;
-}
 
 /**
  * Loads and validates an edge config file. Throws one `config_invalid` error that lists every

@@ -40,6 +40,8 @@ export const ERROR_CODES = {
   plugin_load_failed: { retryable: false },
   /** A command could not be encoded for the plant ERP. */
   command_unsupported: { retryable: false },
+  /** The central database could not apply an event (connection lost, timeout, conflict). */
+  apply_failed: { retryable: true },
 } as const;
 
 /** One of the stable error codes in {@linkcode ERROR_CODES}. */
@@ -53,6 +55,7 @@ export type Stage =
   | "buffer"
   | "forward"
   | "downlink"
+  | "apply"
   | "config"
   | "plugin";
 

@@ -1,0 +1,65 @@
+import { dirname, resolve } from "node:path";
+import schema from "../../config/central.schema.json" with { type: "json" };
+import { type ConfigProblem, loadYamlConfig, secret, throwProblems } from "./config.ts";
+
+/** The central configuration after validation, defaults and secret resolution. */
+export interface CentralConfig {
+  nats: {
+    servers: string[];
+    name: string;
+    user?: string;
+    /** Resolved from passwordEnv/passwordFile. */
+    password?: string;
+    /** Resolved from tokenEnv/tokenFile. */
+    token?: string;
+  };
+  postgres: {
+    host: string;
+    port: number;
+    database: string;
+    user: string;
+    /** Resolved from passwordEnv/passwordFile. */
+    password?: string;
+    maxConnections: number;
+  };
+  orchestrator: {
+    consumer: string;
+    concurrency: number;
+    maxDeliver: number;
+    ackWaitSeconds: number;
+    backoff: { initialMs: number; maxMs: number };
+    sourcePriority: Record<string, number>;
+  };
+  http: { listen: string | false };
+  log: { level: "debug" | "info" | "warn" | "error" };
+}
+
+/**
+ * Loads and validates a central config file. Throws one `config_invalid` error that lists every
+ * problem as `file:line:col: key: what was expected`.
+ */
+export async function loadCentralConfig(
+  file: string,
+  options: { env?: Record<string, string | undefined> } = {},
+): Promise<CentralConfig> {
+  const env = options.env ?? Deno.env.toObject();
+  const { value, source } = await loadYamlConfig(file, schema);
+  const raw = value as Record<string, Record<string, unknown>>;
+  const problems: ConfigProblem[] = [];
+  const ctx = { source, env, base: dirname(resolve(file)), problems };
+  raw.nats.name ??= "plantgate-central";
+  const natsPassword = secret(raw.nats, "nats", "password", ctx);
+  if (natsPassword !== undefined) raw.nats.password = natsPassword;
+  const token = secret(raw.nats, "nats", "token", ctx);
+  if (token !== undefined) raw.nats.token = token;
+  const pgPassword = secret(raw.postgres, "postgres", "password", ctx);
+  if (pgPassword !== undefined) raw.postgres.password = pgPassword;
+  const backoff = raw.orchestrator.backoff as { initialMs: number; maxMs: number };
+  if (backoff.initialMs > backoff.maxMs) {
+    problems.push(
+      source.problem(["orchestrator", "backoff", "initialMs"], "must not be larger than maxMs"),
+    );
+  }
+  if (problems.length > 0) throwProblems(file, problems);
+  return raw as unknown as CentralConfig;
+}
