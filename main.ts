@@ -6,6 +6,7 @@
  * @module
  */
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { loadCentralConfig } from "./gateway/core/central_config.ts";
 import { loadEdgeConfig } from "./gateway/core/edge_config.ts";
 import { errorMessage, PlantgateError } from "./gateway/core/errors.ts";
 import { createLogger, type LogLevel } from "./gateway/core/logger.ts";
@@ -18,12 +19,14 @@ Usage: main.ts <command> [options]
 
 Commands:
   edge -c <file>          run the edge role (MQTT -> plugins -> buffer -> JetStream)
+  central -c <file>       run the central role (JetStream -> lot orchestrator -> PostgreSQL)
+  trace <lot> -c <file>   genealogy of a lot, back or forward, as a table or CSV
   simulate [options]      publish simulated native ERP traffic to a plant broker
   buffer <subcommand>     inspect the edge buffer: stats, list, export, requeue, verify
   dlq <subcommand>        dead letters: list, show, replay, purge
   plugin test <name|path> run a plugin's golden fixtures
   plugin list             list the built-in plugins
-  check-config <file>     validate an edge config without connecting anywhere
+  check-config <file>     validate an edge or central config without connecting anywhere
   demo                    three plants, private servers, an outage, a summary
 
 Every command has --help. Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.
@@ -76,14 +79,113 @@ Options:
   return 0;
 }
 
+async function centralCommand(args: string[]): Promise<number> {
+  const { values } = flags(args, { config: { type: "string", short: "c" } });
+  if (values.help) {
+    out(`Usage: main.ts central -c <central.yaml>
+
+Runs the central role until SIGINT/SIGTERM: creates or updates the JetStream streams, migrates
+the PostgreSQL schema, applies lot events from the shared durable consumer (any number of
+replicas), and serves /healthz, /readyz, /metrics, /lots/<id> and /lots/<id>/trace.
+Options:
+  -c, --config <file>   central config (default /etc/plantgate/central.yaml)`);
+    return 0;
+  }
+  const config = await loadCentralConfig(
+    String(values.config ?? "/etc/plantgate/central.yaml"),
+  );
+  const log = createLogger({ level: config.log.level as LogLevel });
+  const { Central } = await import("./gateway/central/central.ts");
+  const central = new Central(config, log);
+  const stopped = new Promise<void>((resolve) => {
+    Deno.addSignalListener("SIGINT", resolve);
+    Deno.addSignalListener("SIGTERM", resolve);
+  });
+  await Promise.race([central.start(), stopped]);
+  await stopped;
+  await central.stop();
+  return 0;
+}
+
+async function traceCommand(args: string[]): Promise<number> {
+  const { values, positionals } = flags(args, {
+    config: { type: "string", short: "c" },
+    direction: { type: "string", default: "back" },
+    depth: { type: "string", default: "1" },
+    csv: { type: "boolean" },
+  });
+  const depth = Number(values.depth);
+  const usage =
+    `Usage: main.ts trace <lot> -c <central.yaml> [--direction back|forward] [--depth N] [--csv]
+
+<lot> is a canonical lot id or plant:system:lot (e.g. A:sap:0000012345). back lists what went
+into the lot, forward what it went into, up to N steps (default 1), across plants and ERPs.
+--csv prints a spreadsheet (one row per genealogy edge).`;
+  if (values.help) return (out(usage), 0);
+  if (
+    positionals.length !== 1 || !["back", "forward"].includes(String(values.direction)) ||
+    !Number.isInteger(depth) || depth < 1
+  ) {
+    err(usage);
+    return 2;
+  }
+  const config = await loadCentralConfig(
+    String(values.config ?? "/etc/plantgate/central.yaml"),
+  );
+  const { connectPostgres } = await import("./gateway/io/postgres.ts");
+  const trace = await import("./gateway/central/trace.ts");
+  const sql = connectPostgres({ ...config.postgres, max: 1 });
+  try {
+    const canonical = await trace.resolveLot(sql, positionals[0]);
+    if (!canonical) {
+      err(`Unknown lot "${positionals[0]}" (give a canonical lot id or plant:system:lot)`);
+      return 1;
+    }
+    const steps = await trace.traceLot(sql, canonical, {
+      direction: values.direction as "back" | "forward",
+      depth,
+    });
+    if (values.csv) {
+      Deno.stdout.writeSync(encoder.encode(trace.traceCsv(steps)));
+      return 0;
+    }
+    const lot = await trace.lotView(sql, canonical);
+    out(
+      `lot ${canonical} (${
+        lot!.systemLots.map((l) => `${l.plantId}:${l.system}:${l.lotId}`).join(", ")
+      }), ${values.direction}, depth ${depth}: ${steps.length} edge(s)`,
+    );
+    for (const s of steps) {
+      out(
+        `  ${s.depth}  ${s.from.plantId}:${s.from.system}:${s.from.lotId} -> ${s.to.plantId}:${s.to.system}:${s.to.lotId}  ${s.kind}${
+          s.quantity === null ? "" : `  ${s.quantity} ${s.uom ?? ""}`
+        }`,
+      );
+    }
+    return 0;
+  } finally {
+    await sql.end();
+  }
+}
+
 async function checkConfigCommand(args: string[]): Promise<number> {
   const { values, positionals } = flags(args, {});
   if (values.help || positionals.length !== 1) {
-    (values.help ? out : err)(`Usage: main.ts check-config <edge.yaml>
+    (values.help ? out : err)(`Usage: main.ts check-config <edge.yaml|central.yaml>
 
-Validates the file against the schema (unknown keys, types, defaults), resolves secrets from
-the environment, loads the plugins and validates their options. Connects to nothing.`);
+Validates the file against its schema (an edge config has plantId; otherwise it is a central
+config): unknown keys, types, defaults; resolves secrets from the environment; for an edge,
+loads the plugins and validates their options. Connects to nothing.`);
     return values.help ? 0 : 2;
+  }
+  if (!(await isEdgeConfig(positionals[0]))) {
+    const central = await loadCentralConfig(positionals[0]);
+    out(
+      `${
+        positionals[0]
+      }: ok (central: postgres ${central.postgres.host}:${central.postgres.port}/${central.postgres.database}, consumer ${central.orchestrator.consumer})`,
+    );
+    return 0;
   }
   const config = await loadEdgeConfig(positionals[0]);
   const sources = await bindSources(config, createLogger({ level: "error" }));
@@ -137,8 +239,21 @@ test: runs every golden fixture (plugins/<name>/fixtures/*.json, or <dir of path
 
 // Commands other than the edge are loaded when run: the edge process (a long-running service)
 // then does not hold the simulators' MQTT client and the CLI code in memory.
+/** An edge config names its plant; a central config does not. */
+async function isEdgeConfig(file: string): Promise<boolean> {
+  try {
+    const { parse } = await import("yaml");
+    const value = parse(await Deno.readTextFile(file));
+    return typeof value !== "object" || value === null || "plantId" in value;
+  } catch {
+    return true; // the edge loader reports unreadable or broken files with their line
+  }
+}
+
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   edge: edgeCommand,
+  central: centralCommand,
+  trace: traceCommand,
   simulate: async (args) =>
     (await import("./gateway/sim/simulate_cli.ts")).runSimulateCommand(args),
   buffer: async (args) => (await import("./gateway/edge/buffer_cli.ts")).runBufferCommand(args),

@@ -16,6 +16,8 @@ Deno.test("every command answers --help with its usage and exit code 0", async (
   const commands = [
     ["--help"],
     ["edge", "--help"],
+    ["central", "--help"],
+    ["trace", "--help"],
     ["simulate", "--help"],
     ["buffer", "--help"],
     ["dlq", "--help"],
@@ -55,6 +57,30 @@ Deno.test("check-config accepts the example and rejects a typo with file, line a
   assert.equal(result.code, 2);
   const line = text.split("\n").findIndex((l) => /maxByte:/.test(l)) + 1;
   assert.match(result.stderr, new RegExp(`edge\\.yaml:${line}:\\d+: .*maxByte`));
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("check-config validates a central config: the example passes, a typo names its line", async () => {
+  const example = new URL("../config/central.example.yaml", import.meta.url).pathname;
+  const ok = await run("check-config", example);
+  assert.equal(ok.code, 2, "the example names an unset password variable");
+  assert.match(ok.stderr, /PLANTGATE_PG_PASSWORD is not set/);
+  const dir = await Deno.makeTempDir({ prefix: "plantgate-cli-" });
+  const good = `${dir}/central.yaml`;
+  const text = (await Deno.readTextFile(example)).replace(/^\s*passwordEnv:.*\n/m, "");
+  await Deno.writeTextFile(good, text);
+  const passed = await run("check-config", good);
+  assert.equal(passed.code, 0, passed.stderr);
+  assert.match(passed.stdout, /ok \(central: postgres 127\.0\.0\.1:5432\/plantgate/);
+  const bad = `${dir}/central-bad.yaml`;
+  await Deno.writeTextFile(bad, text.replace("maxDeliver:", "maxDelivery:"));
+  const failed = await run("check-config", bad);
+  assert.equal(failed.code, 2);
+  const line = text.split("\n").findIndex((l) => /maxDeliver:/.test(l)) + 1;
+  assert.match(
+    failed.stderr,
+    new RegExp(`central-bad\\.yaml:${line}:\\d+: .*maxDelivery.*did you mean "maxDeliver"`),
+  );
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -107,7 +107,6 @@ async function applyIn(
       await linkShipment(tx, event, lot);
     }
   }
-  await relink(tx, lot);
   return "applied";
 }
 
@@ -129,13 +128,16 @@ async function appendAudit(tx: TransactionSql, event: CanonicalLotEvent): Promis
     ON CONFLICT (plant_id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash`;
 }
 
-/** A lot seen only as a parent so far: a placeholder, completed by its own events later. */
+/**
+ * A lot seen only as a parent so far: a placeholder, completed by its own events later. (A new
+ * row always has its own canonical id: only a lot's own LOT_RECEIVED can link it elsewhere,
+ * and that event creates its row first.)
+ */
 async function ensureLot(tx: TransactionSql, lot: SystemLot): Promise<void> {
   await tx`
     INSERT INTO system_lots (plant_id, source_system, lot_id, canonical_lot_id, placeholder)
     VALUES (${lot.plantId}, ${lot.system}, ${lot.lotId}, ${ownCanonicalId(lot)}, true)
     ON CONFLICT DO NOTHING`;
-  await relink(tx, lot);
 }
 
 async function addEdge(

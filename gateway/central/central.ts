@@ -1,0 +1,215 @@
+/**
+ * The central role: creates or updates the JetStream streams, migrates the database, runs the
+ * lot orchestrator and serves `/healthz`, `/readyz`, `/metrics` and the lot queries
+ * (`GET /lots/<id>`, `GET /lots/<id>/trace?direction=back|forward&depth=N[&format=csv]`).
+ *
+ * @module
+ */
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { backoffDelay } from "../core/backoff.ts";
+import type { CentralConfig } from "../core/central_config.ts";
+import { errorMessage } from "../core/errors.ts";
+import type { Logger } from "../core/logger.ts";
+import { parseListen } from "../edge/http.ts";
+import { connectNats, ensureStreams } from "../io/jetstream.ts";
+import { connectPostgres, type Sql } from "../io/postgres.ts";
+import { ensureOrchestratorConsumer, Orchestrator, OrchestratorMetrics } from "./orchestrator.ts";
+import { migrate } from "./schema.ts";
+import { type Direction, lotView, resolveLot, traceCsv, traceLot } from "./trace.ts";
+
+/** What `/readyz` reports. */
+export interface CentralHealth {
+  ready: boolean;
+  databaseReachable: boolean;
+  natsConnected: boolean;
+  /** Events in LOT_EVENTS not yet delivered to the orchestrator (last reading). */
+  pendingEvents: number | null;
+}
+
+/** Connects to the central database, retrying until it answers or `signal` aborts. */
+export async function connectDatabase(
+  config: CentralConfig["postgres"],
+  log: Logger,
+  signal?: AbortSignal,
+): Promise<Sql> {
+  const sql = connectPostgres({ ...config, max: config.maxConnections });
+  for (let attempt = 0;; attempt++) {
+    try {
+      await sql`SELECT 1`;
+      return sql;
+    } catch (error) {
+      if (signal?.aborted) {
+        await sql.end();
+        throw error;
+      }
+      if (attempt === 0) {
+        log.warn("Cannot reach PostgreSQL yet; retrying", {
+          code: "apply_failed",
+          host: config.host,
+          port: config.port,
+          database: config.database,
+          error: errorMessage(error),
+        });
+      }
+      await new Promise((r) => setTimeout(r, backoffDelay(attempt, { maxMs: 5000 })));
+    }
+  }
+}
+
+/** The running central role. */
+export class Central {
+  readonly metrics = new OrchestratorMetrics();
+  readonly #config: CentralConfig;
+  readonly #log: Logger;
+  readonly #abort = new AbortController();
+  #sql: Sql | undefined;
+  #nc: NatsConnection | undefined;
+  #orchestrator: Orchestrator | undefined;
+  #http: Deno.HttpServer<Deno.NetAddr> | undefined;
+  #natsConnected = false;
+  #databaseReachable = false;
+  #pending: number | null = null;
+  #monitor: ReturnType<typeof setInterval> | undefined;
+
+  constructor(config: CentralConfig, log: Logger) {
+    this.#config = config;
+    this.#log = log;
+    this.metrics.registry.gauge(
+      "plantgate_central_pending_events",
+      "Events in LOT_EVENTS not yet delivered to the orchestrator (event lag).",
+      () => this.#pending ?? 0,
+    );
+  }
+
+  /** The HTTP address, once listening. */
+  get httpAddress(): Deno.NetAddr | undefined {
+    return this.#http?.addr;
+  }
+
+  /** Starts everything; resolves once the orchestrator pulls. */
+  async start(): Promise<void> {
+    const config = this.#config;
+    if (config.http.listen !== false) this.#serve(config.http.listen);
+    this.#sql = await connectDatabase(config.postgres, this.#log, this.#abort.signal);
+    this.#databaseReachable = true;
+    const applied = await migrate(this.#sql);
+    if (applied.length > 0) this.#log.info("Database migrated", { versions: applied });
+    this.#nc = await connectNats({
+      servers: config.nats.servers,
+      name: config.nats.name,
+      token: config.nats.token,
+      user: config.nats.user,
+      pass: config.nats.password,
+      log: this.#log.child({ component: "nats" }),
+      signal: this.#abort.signal,
+      onStatus: (up) => this.#natsConnected = up,
+    });
+    this.#natsConnected = true;
+    const jsm = await jetstreamManager(this.#nc);
+    await ensureStreams(jsm);
+    await ensureOrchestratorConsumer(jsm, config.orchestrator);
+    this.#orchestrator = new Orchestrator(this.#sql, jetstream(this.#nc), {
+      ...config.orchestrator,
+      log: this.#log.child({ component: "orchestrator" }),
+      metrics: this.metrics,
+    });
+    this.#orchestrator.start();
+    this.#monitor = setInterval(() => this.#check(jsm), 5000);
+    this.#log.info("Central started", { consumer: config.orchestrator.consumer });
+  }
+
+  /** Stops pulling, finishes the events in progress, closes everything. */
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    clearInterval(this.#monitor);
+    await this.#orchestrator?.stop();
+    await this.#nc?.close();
+    await this.#http?.shutdown();
+    await this.#sql?.end();
+    this.#log.info("Central stopped");
+  }
+
+  /** What `/readyz` answers. */
+  health(): CentralHealth {
+    return {
+      ready: this.#databaseReachable && this.#natsConnected && this.#orchestrator !== undefined,
+      databaseReachable: this.#databaseReachable,
+      natsConnected: this.#natsConnected,
+      pendingEvents: this.#pending,
+    };
+  }
+
+  async #check(jsm: Awaited<ReturnType<typeof jetstreamManager>>): Promise<void> {
+    try {
+      await this.#sql!`SELECT 1`;
+      this.#databaseReachable = true;
+    } catch {
+      this.#databaseReachable = false;
+    }
+    try {
+      const info = await jsm.consumers.info("LOT_EVENTS", this.#config.orchestrator.consumer);
+      this.#pending = info.num_pending;
+    } catch { /* NATS down: keep the last reading */ }
+  }
+
+  #serve(listen: string): void {
+    const { hostname, port } = parseListen(listen);
+    this.#http = Deno.serve({
+      hostname,
+      port,
+      onListen: (a) => this.#log.info("HTTP listening", { address: `${a.hostname}:${a.port}` }),
+    }, (request) => this.#route(request));
+  }
+
+  async #route(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    if (request.method !== "GET") return new Response("method not allowed\n", { status: 405 });
+    if (url.pathname === "/healthz") return Response.json({ status: "ok" });
+    if (url.pathname === "/readyz") {
+      const health = this.health();
+      return Response.json(health, { status: health.ready ? 200 : 503 });
+    }
+    if (url.pathname === "/metrics") {
+      return new Response(this.metrics.registry.render(), {
+        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+      });
+    }
+    const m = /^\/lots\/([^/]+)(\/trace)?$/.exec(url.pathname);
+    if (!m) {
+      return new Response(
+        "not found: try /healthz, /readyz, /metrics, /lots/<id>, /lots/<id>/trace\n",
+        { status: 404 },
+      );
+    }
+    if (!this.#sql) return new Response("database not connected yet\n", { status: 503 });
+    const id = decodeURIComponent(m[1]);
+    const canonical = await resolveLot(this.#sql, id);
+    if (!canonical) {
+      return Response.json({
+        error: `unknown lot "${id}" (give a canonical lot id or plant:system:lot)`,
+      }, { status: 404 });
+    }
+    if (!m[2]) return Response.json(await lotView(this.#sql, canonical));
+    const direction = url.searchParams.get("direction") ?? "back";
+    const depth = Number(url.searchParams.get("depth") ?? "1");
+    if (!["back", "forward"].includes(direction) || !Number.isInteger(depth) || depth < 1) {
+      return Response.json({
+        error: "direction must be back or forward, depth a whole number >= 1",
+      }, { status: 400 });
+    }
+    const steps = await traceLot(this.#sql, canonical, {
+      direction: direction as Direction,
+      depth: Math.min(depth, 100),
+    });
+    if (url.searchParams.get("format") === "csv") {
+      return new Response(traceCsv(steps), {
+        headers: {
+          "content-type": "text/csv; charset=utf-8",
+          "content-disposition": `attachment; filename="trace-${canonical}-${direction}.csv"`,
+        },
+      });
+    }
+    return Response.json({ lot: await lotView(this.#sql, canonical), direction, depth, steps });
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * The lot orchestrator: one durable pull consumer of `LOT_EVENTS` shared by every replica.
+ * Each event is validated, applied in one PostgreSQL transaction and acknowledged only after
+ * the commit. Invalid events and events that keep failing go to `dlq.central.<plant>` with
+ * their stage, code, message and delivery count, and are terminated; retryable failures are
+ * re-delivered after an exponential, jittered delay.
+ *
+ * @module
+ */
+import {
+  AckPolicy,
+  type Consumer,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from "@nats-io/jetstream";
+import { headers } from "@nats-io/transport-node";
+import { backoffDelay } from "../core/backoff.ts";
+import { type CanonicalLotEvent, checkCanonicalEvent } from "../core/canonical_event.ts";
+import { type ErrorCode, errorMessage, type Stage } from "../core/errors.ts";
+import type { Logger } from "../core/logger.ts";
+import { type Counter, Registry } from "../core/metrics.ts";
+import type { Sql } from "../io/postgres.ts";
+import { applyLotEvent } from "./lots.ts";
+
+/** Options of {@linkcode Orchestrator}. */
+export interface OrchestratorOptions {
+  consumer: string;
+  concurrency: number;
+  maxDeliver: number;
+  ackWaitSeconds: number;
+  backoff: { initialMs: number; maxMs: number };
+  sourcePriority: Record<string, number>;
+  log: Logger;
+  metrics: OrchestratorMetrics;
+}
+
+/** The orchestrator's metrics; every error is one log line plus one `errors_total{code,stage}`. */
+export class OrchestratorMetrics {
+  readonly registry: Registry;
+  readonly applied: Counter;
+  readonly duplicates: Counter;
+  readonly retries: Counter;
+  readonly deadLettered: Counter;
+  readonly errors: Counter;
+
+  constructor(registry = new Registry()) {
+    this.registry = registry;
+    this.applied = registry.counter(
+      "plantgate_central_events_applied_total",
+      "Events applied to the central database.",
+    );
+    this.duplicates = registry.counter(
+      "plantgate_central_duplicates_total",
+      "Events already applied (re-deliveries, re-sends beyond JetStream's duplicate window).",
+    );
+    this.retries = registry.counter(
+      "plantgate_central_retries_total",
+      "Events handed back for re-delivery after a retryable failure.",
+    );
+    this.deadLettered = registry.counter(
+      "plantgate_central_dead_lettered_total",
+      "Events sent to dlq.central.<plant>, by code and stage.",
+    );
+    this.errors = registry.counter(
+      "plantgate_central_errors_total",
+      "Errors by stable code and stage.",
+    );
+  }
+
+  /** Logs one line and counts one error. */
+  error(log: Logger, code: ErrorCode, stage: Stage, message: string, fields = {}): void {
+    this.errors.inc({ code, stage });
+    log.warn(message, { code, stage, ...fields });
+  }
+}
+
+/** Subject of the centre's dead letters for a plant. */
+export function centralDeadLetterSubject(plantId: string): string {
+  return `dlq.central.${plantId}`;
+}
+
+/** Creates or updates the durable consumer every replica pulls from. */
+export async function ensureOrchestratorConsumer(
+  jsm: JetStreamManager,
+  options: Pick<OrchestratorOptions, "consumer" | "ackWaitSeconds" | "concurrency">,
+): Promise<void> {
+  const config = {
+    durable_name: options.consumer,
+    ack_policy: AckPolicy.Explicit,
+    filter_subject: "lots.events.>",
+    ack_wait: options.ackWaitSeconds * 1_000_000_000,
+    // Dead-lettering after maxDeliver is ours (with the reason); JetStream never gives up.
+    max_deliver: -1,
+    max_ack_pending: Math.max(1000, options.concurrency * 64),
+  };
+  try {
+    await jsm.consumers.info("LOT_EVENTS", options.consumer);
+    await jsm.consumers.update("LOT_EVENTS", options.consumer, {
+      ack_wait: config.ack_wait,
+      max_ack_pending: config.max_ack_pending,
+    });
+  } catch {
+    await jsm.consumers.add("LOT_EVENTS", config);
+  }
+}
+
+/** Pulls and applies lot events until stopped. */
+export class Orchestrator {
+  readonly #sql: Sql;
+  readonly #js: JetStreamClient;
+  readonly #options: OrchestratorOptions;
+  readonly #decoder = new TextDecoder("utf-8", { fatal: true });
+  #running = true;
+  #loop: Promise<void> | undefined;
+  #stopMessages: (() => void) | undefined;
+  #inFlight = new Set<Promise<void>>();
+
+  constructor(sql: Sql, js: JetStreamClient, options: OrchestratorOptions) {
+    this.#sql = sql;
+    this.#js = js;
+    this.#options = options;
+  }
+
+  /** Starts pulling (the consumer must exist: {@linkcode ensureOrchestratorConsumer}). */
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** Stops pulling and waits for the events being applied (their acks are sent). */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#stopMessages?.();
+    await this.#loop;
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  async #run(): Promise<void> {
+    const { log } = this.#options;
+    for (let attempt = 0; this.#running; attempt++) {
+      try {
+        const consumer: Consumer = await this.#js.consumers.get(
+          "LOT_EVENTS",
+          this.#options.consumer,
+        );
+        const messages = await consumer.consume({ max_messages: this.#options.concurrency * 2 });
+        this.#stopMessages = () => messages.stop();
+        if (!this.#running) messages.stop();
+        attempt = 0;
+        for await (const message of messages) {
+          while (this.#inFlight.size >= this.#options.concurrency) {
+            await Promise.race(this.#inFlight);
+          }
+          const work = this.#handle(message).finally(() => this.#inFlight.delete(work));
+          this.#inFlight.add(work);
+        }
+      } catch (error) {
+        if (!this.#running) break;
+        if (attempt === 0) {
+          log.warn("Cannot pull lot events; retrying", { error: errorMessage(error) });
+        }
+        await new Promise((r) => setTimeout(r, backoffDelay(attempt, this.#options.backoff)));
+      }
+    }
+  }
+
+  async #handle(message: JsMsg): Promise<void> {
+    const { metrics, log } = this.#options;
+    let event: CanonicalLotEvent;
+    try {
+      event = JSON.parse(this.#decoder.decode(message.data));
+    } catch (error) {
+      return await this.#deadLetter(message, "decode", "invalid_json", errorMessage(error));
+    }
+    const check = checkCanonicalEvent(event);
+    if (!check.ok) {
+      return await this.#deadLetter(message, "validate", "event_invalid", check.message);
+    }
+    try {
+      const outcome = await applyLotEvent(this.#sql, event, {
+        sourcePriority: this.#options.sourcePriority,
+      });
+      message.ack();
+      (outcome === "applied" ? metrics.applied : metrics.duplicates).inc();
+    } catch (error) {
+      const deliveries = message.info.deliveryCount;
+      if (deliveries >= this.#options.maxDeliver) {
+        return await this.#deadLetter(message, "apply", "apply_failed", errorMessage(error));
+      }
+      metrics.retries.inc();
+      if (deliveries === 1) {
+        metrics.error(log, "apply_failed", "apply", `Cannot apply event: ${errorMessage(error)}`, {
+          eventId: event.eventId,
+          deliveries,
+        });
+      }
+      message.nak(backoffDelay(deliveries - 1, this.#options.backoff));
+    }
+  }
+
+  /** Publishes to dlq.central.<plant> with the reason, then terminates the delivery. */
+  async #deadLetter(message: JsMsg, stage: Stage, code: ErrorCode, reason: string): Promise<void> {
+    const { metrics, log } = this.#options;
+    const plant = message.subject.split(".")[2] ?? "unknown";
+    const h = headers();
+    h.set("Plantgate-Stage", stage);
+    h.set("Plantgate-Code", code);
+    h.set("Plantgate-Message", reason.slice(0, 1000).replaceAll(/[\r\n]/g, " "));
+    h.set("Plantgate-Subject", message.subject);
+    h.set("Plantgate-Deliveries", String(message.info.deliveryCount));
+    h.set("Plantgate-Stream-Seq", String(message.seq));
+    try {
+      await this.#js.publish(centralDeadLetterSubject(plant), message.data, {
+        msgID: `central:${message.info.stream}:${message.seq}`,
+        headers: h,
+      });
+    } catch (error) {
+      // Not dead-lettered yet: keep it, try again on the next delivery.
+      metrics.error(log, "forward_failed", stage, `Cannot dead-letter: ${errorMessage(error)}`);
+      message.nak(backoffDelay(message.info.deliveryCount - 1, this.#options.backoff));
+      return;
+    }
+    message.term(reason.slice(0, 200));
+    metrics.deadLettered.inc({ code, stage });
+    metrics.error(log, code, stage, `Dead-lettered event: ${reason}`, {
+      subject: message.subject,
+      deliveries: message.info.deliveryCount,
+    });
+  }
+}
