@@ -91,7 +91,8 @@ function centralConfig(nats: PrivateServer, pg: PrivateServer, database: string)
     postgres: { host: "127.0.0.1", port: pg.port, database, user: "postgres", maxConnections: 8 },
     orchestrator: {
       consumer: "orchestrator",
-      concurrency: 8,
+      concurrency: 4,
+      batchSize: 32,
       maxDeliver: 3,
       ackWaitSeconds: 5,
       backoff: { initialMs: 50, maxMs: 200 },

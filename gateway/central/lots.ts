@@ -45,9 +45,21 @@ export async function applyLotEvent(
   event: CanonicalLotEvent,
   options: ApplyOptions = {},
 ): Promise<ApplyOutcome> {
+  return (await applyLotEvents(sql, [event], options))[0];
+}
+
+/**
+ * Applies events in one transaction, in the given order, and returns each one's outcome; all
+ * or nothing. Retries on deadlocks and serialization failures.
+ */
+export async function applyLotEvents(
+  sql: Sql,
+  events: readonly CanonicalLotEvent[],
+  options: ApplyOptions = {},
+): Promise<ApplyOutcome[]> {
   for (let attempt = 1;; attempt++) {
     try {
-      return await sql.begin((tx) => applyIn(tx, event, options)) as ApplyOutcome;
+      return await sql.begin((tx) => applyIn(tx, events, options)) as ApplyOutcome[];
     } catch (error) {
       if (!isRetryableTransactionError(error) || attempt >= MAX_ATTEMPTS) throw error;
       await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
@@ -55,18 +67,54 @@ export async function applyLotEvent(
   }
 }
 
+/** A plant's audit chain head while a transaction appends to it. */
+interface ChainHead {
+  seq: number;
+  hash: Uint8Array;
+}
+
 async function applyIn(
+  tx: TransactionSql,
+  events: readonly CanonicalLotEvent[],
+  options: ApplyOptions,
+): Promise<ApplyOutcome[]> {
+  // Appends to one plant's chain are serialized, the locks taken in one order (no deadlock
+  // between replicas); other plants' proceed in parallel.
+  for (const plant of [...new Set(events.map((e) => e.plantId))].sort()) {
+    await tx`SELECT pg_advisory_xact_lock(hashtext(${"plantgate:audit:" + plant}))`;
+  }
+  const ids = events.map((e) => e.eventId);
+  const done = new Set(
+    (await tx`SELECT event_id FROM audit_events WHERE event_id = ANY(${ids}::uuid[])`)
+      .map((r) => String(r.event_id)),
+  );
+  const heads = new Map<string, ChainHead>();
+  const outcomes: ApplyOutcome[] = [];
+  for (const event of events) {
+    if (done.has(event.eventId)) {
+      outcomes.push("duplicate");
+      continue;
+    }
+    done.add(event.eventId);
+    await applyOne(tx, event, options, heads);
+    outcomes.push("applied");
+  }
+  for (const [plant, head] of heads) {
+    await tx`
+      INSERT INTO audit_chain_heads (plant_id, seq, hash) VALUES (${plant}, ${head.seq}, ${head.hash})
+      ON CONFLICT (plant_id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash`;
+  }
+  return outcomes;
+}
+
+async function applyOne(
   tx: TransactionSql,
   event: CanonicalLotEvent,
   options: ApplyOptions,
-): Promise<ApplyOutcome> {
+  heads: Map<string, ChainHead>,
+): Promise<void> {
   const plant = event.plantId;
-  // Appends to one plant's chain are serialized; other plants' proceed in parallel.
-  await tx`SELECT pg_advisory_xact_lock(hashtext(${"plantgate:audit:" + plant}))`;
-  if ((await tx`SELECT 1 FROM audit_events WHERE event_id = ${event.eventId}`).length > 0) {
-    return "duplicate";
-  }
-  await appendAudit(tx, event);
+  await appendAudit(tx, event, heads);
   const lot: SystemLot = { plantId: plant, system: event.sourceSystem, lotId: event.lotId };
   const priority = options.sourcePriority?.[event.sourceSystem] ?? 0;
   await tx`
@@ -107,25 +155,30 @@ async function applyIn(
       await linkShipment(tx, event, lot);
     }
   }
-  return "applied";
 }
 
-async function appendAudit(tx: TransactionSql, event: CanonicalLotEvent): Promise<void> {
-  const [head] =
-    await tx`SELECT seq, hash FROM audit_chain_heads WHERE plant_id = ${event.plantId}`;
-  const seq = head ? Number(head.seq) + 1 : 1;
-  const prev: Uint8Array = head ? head.hash : GENESIS;
+async function appendAudit(
+  tx: TransactionSql,
+  event: CanonicalLotEvent,
+  heads: Map<string, ChainHead>,
+): Promise<void> {
+  let head = heads.get(event.plantId);
+  if (!head) {
+    const [row] =
+      await tx`SELECT seq, hash FROM audit_chain_heads WHERE plant_id = ${event.plantId}`;
+    head = row ? { seq: Number(row.seq), hash: row.hash } : { seq: 0, hash: GENESIS };
+  }
+  const seq = head.seq + 1;
   // The hash covers the event as stored (jsonb's canonical text), chained to the previous row.
   const [row] = await tx`
     INSERT INTO audit_events (plant_id, plant_seq, event_id, event_type, source_system, lot_id,
       event_time, event, prev_hash, hash)
     SELECT ${event.plantId}, ${seq}, ${event.eventId}, ${event.eventType}, ${event.sourceSystem},
-      ${event.lotId}, ${event.timestamp}, e, ${prev}, sha256(${prev}::bytea || convert_to(e::text, 'UTF8'))
+      ${event.lotId}, ${event.timestamp}, e, ${head.hash},
+      sha256(${head.hash}::bytea || convert_to(e::text, 'UTF8'))
     FROM (SELECT ${tx.json(event as unknown as Parameters<typeof tx.json>[0])}::jsonb AS e) AS s
     RETURNING hash`;
-  await tx`
-    INSERT INTO audit_chain_heads (plant_id, seq, hash) VALUES (${event.plantId}, ${seq}, ${row.hash})
-    ON CONFLICT (plant_id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash`;
+  heads.set(event.plantId, { seq, hash: row.hash });
 }
 
 /**

@@ -4,7 +4,7 @@ import { connectPostgres, type Sql } from "../io/postgres.ts";
 import { type PrivateServer, startPostgres } from "../sim/servers.ts";
 import { integrationTest } from "../../tests/_integration.ts";
 import { sampleEvent } from "../../tests/_events.ts";
-import { applyLotEvent, ownCanonicalId, verifyAuditChain } from "./lots.ts";
+import { applyLotEvent, applyLotEvents, ownCanonicalId, verifyAuditChain } from "./lots.ts";
 import { migrate } from "./schema.ts";
 import { lotView, resolveLot, traceCsv, traceLot, type TraceStep } from "./trace.ts";
 
@@ -246,12 +246,18 @@ integrationTest(
       const replicas = run % 2 === 0 ? 1 : 3;
       const sql = await freshDatabase(pg, 3);
       const order = deliveries(events, 7 + run);
-      // Replicas take deliveries from one queue, as they do from one durable consumer.
+      // Replicas take deliveries from one queue, as they do from one durable consumer, one
+      // event or a batch (duplicates inside a batch too) per transaction.
       let next = 0;
+      const priority = { sourcePriority: { sap: 2, dynamics: 1 } };
       await Promise.all(
-        Array.from({ length: replicas }, async () => {
+        Array.from({ length: replicas }, async (_, r) => {
           while (next < order.length) {
-            await applyLotEvent(sql, order[next++], { sourcePriority: { sap: 2, dynamics: 1 } });
+            const size = run < 2 ? 1 : 1 + ((next * 7 + r) % 9);
+            const batch = order.slice(next, next + size);
+            next += batch.length;
+            if (batch.length === 1) await applyLotEvent(sql, batch[0], priority);
+            else await applyLotEvents(sql, batch, priority);
           }
         }),
       );

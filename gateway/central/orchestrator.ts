@@ -21,12 +21,21 @@ import { type ErrorCode, errorMessage, type Stage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { type Counter, Registry } from "../core/metrics.ts";
 import type { Sql } from "../io/postgres.ts";
-import { applyLotEvent } from "./lots.ts";
+import { applyLotEvents, type ApplyOutcome } from "./lots.ts";
+
+/** A pulled message and its event. */
+interface Delivery {
+  message: JsMsg;
+  event: CanonicalLotEvent;
+}
 
 /** Options of {@linkcode Orchestrator}. */
 export interface OrchestratorOptions {
   consumer: string;
+  /** Transactions in flight at once in this replica. */
   concurrency: number;
+  /** Events applied in one transaction at most. */
+  batchSize: number;
   maxDeliver: number;
   ackWaitSeconds: number;
   backoff: { initialMs: number; maxMs: number };
@@ -83,7 +92,7 @@ export function centralDeadLetterSubject(plantId: string): string {
 /** Creates or updates the durable consumer every replica pulls from. */
 export async function ensureOrchestratorConsumer(
   jsm: JetStreamManager,
-  options: Pick<OrchestratorOptions, "consumer" | "ackWaitSeconds" | "concurrency">,
+  options: Pick<OrchestratorOptions, "consumer" | "ackWaitSeconds" | "concurrency" | "batchSize">,
 ): Promise<void> {
   const config = {
     durable_name: options.consumer,
@@ -92,7 +101,7 @@ export async function ensureOrchestratorConsumer(
     ack_wait: options.ackWaitSeconds * 1_000_000_000,
     // Dead-lettering after maxDeliver is ours (with the reason); JetStream never gives up.
     max_deliver: -1,
-    max_ack_pending: Math.max(1000, options.concurrency * 64),
+    max_ack_pending: Math.max(1000, options.concurrency * options.batchSize * 4),
   };
   try {
     await jsm.consumers.info("LOT_EVENTS", options.consumer);
@@ -115,6 +124,9 @@ export class Orchestrator {
   #loop: Promise<void> | undefined;
   #stopMessages: (() => void) | undefined;
   #inFlight = new Set<Promise<void>>();
+  /** Valid events pulled and not yet handed to a transaction. */
+  #pending: Delivery[] = [];
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(sql: Sql, js: JetStreamClient, options: OrchestratorOptions) {
     this.#sql = sql;
@@ -132,7 +144,8 @@ export class Orchestrator {
     this.#running = false;
     this.#stopMessages?.();
     await this.#loop;
-    await Promise.allSettled([...this.#inFlight]);
+    this.#flush();
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 
   async #run(): Promise<void> {
@@ -143,16 +156,22 @@ export class Orchestrator {
           "LOT_EVENTS",
           this.#options.consumer,
         );
-        const messages = await consumer.consume({ max_messages: this.#options.concurrency * 2 });
+        const messages = await consumer.consume({
+          max_messages: this.#options.concurrency * this.#options.batchSize,
+        });
         this.#stopMessages = () => messages.stop();
         if (!this.#running) messages.stop();
         attempt = 0;
         for await (const message of messages) {
+          const event = this.#parse(message);
+          if (!event) continue;
+          this.#pending.push({ message, event });
+          // Whatever arrives within a millisecond shares one transaction.
+          if (this.#pending.length >= this.#options.batchSize) this.#flush();
+          else this.#flushTimer ??= setTimeout(() => this.#flush(), 1);
           while (this.#inFlight.size >= this.#options.concurrency) {
             await Promise.race(this.#inFlight);
           }
-          const work = this.#handle(message).finally(() => this.#inFlight.delete(work));
-          this.#inFlight.add(work);
         }
       } catch (error) {
         if (!this.#running) break;
@@ -164,38 +183,69 @@ export class Orchestrator {
     }
   }
 
-  async #handle(message: JsMsg): Promise<void> {
-    const { metrics, log } = this.#options;
+  #track(work: Promise<void>): void {
+    const tracked: Promise<void> = work.finally(() => this.#inFlight.delete(tracked));
+    this.#inFlight.add(tracked);
+  }
+
+  /** The event of a message, or undefined when it is not one (then it is dead-lettered). */
+  #parse(message: JsMsg): CanonicalLotEvent | undefined {
     let event: CanonicalLotEvent;
     try {
       event = JSON.parse(this.#decoder.decode(message.data));
     } catch (error) {
-      return await this.#deadLetter(message, "decode", "invalid_json", errorMessage(error));
+      this.#track(this.#deadLetter(message, "decode", "invalid_json", errorMessage(error)));
+      return undefined;
     }
     const check = checkCanonicalEvent(event);
     if (!check.ok) {
-      return await this.#deadLetter(message, "validate", "event_invalid", check.message);
+      this.#track(this.#deadLetter(message, "validate", "event_invalid", check.message));
+      return undefined;
     }
+    return event;
+  }
+
+  #flush(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    const batch = this.#pending.splice(0);
+    if (batch.length > 0) this.#track(this.#applyBatch(batch));
+  }
+
+  /** One transaction for the batch; if it fails, each event alone (isolates a bad one). */
+  async #applyBatch(batch: Delivery[]): Promise<void> {
+    const { metrics } = this.#options;
+    let outcomes: ApplyOutcome[];
     try {
-      const outcome = await applyLotEvent(this.#sql, event, {
+      outcomes = await applyLotEvents(this.#sql, batch.map((d) => d.event), {
         sourcePriority: this.#options.sourcePriority,
       });
-      message.ack();
-      (outcome === "applied" ? metrics.applied : metrics.duplicates).inc();
     } catch (error) {
-      const deliveries = message.info.deliveryCount;
-      if (deliveries >= this.#options.maxDeliver) {
-        return await this.#deadLetter(message, "apply", "apply_failed", errorMessage(error));
-      }
-      metrics.retries.inc();
-      if (deliveries === 1) {
-        metrics.error(log, "apply_failed", "apply", `Cannot apply event: ${errorMessage(error)}`, {
-          eventId: event.eventId,
-          deliveries,
-        });
-      }
-      message.nak(backoffDelay(deliveries - 1, this.#options.backoff));
+      if (batch.length === 1) return await this.#failed(batch[0], error);
+      for (const delivery of batch) await this.#applyBatch([delivery]);
+      return;
     }
+    batch.forEach(({ message }, i) => {
+      message.ack();
+      (outcomes[i] === "applied" ? metrics.applied : metrics.duplicates).inc();
+    });
+  }
+
+  /** A failed event: re-delivered after a delay, or dead-lettered after maxDeliver. */
+  async #failed({ message, event }: Delivery, error: unknown): Promise<void> {
+    const { metrics, log } = this.#options;
+    const deliveries = message.info.deliveryCount;
+    if (deliveries >= this.#options.maxDeliver) {
+      return await this.#deadLetter(message, "apply", "apply_failed", errorMessage(error));
+    }
+    metrics.retries.inc();
+    if (deliveries === 1) {
+      metrics.error(log, "apply_failed", "apply", `Cannot apply event: ${errorMessage(error)}`, {
+        eventId: event.eventId,
+        deliveries,
+      });
+    }
+    message.nak(backoffDelay(deliveries - 1, this.#options.backoff));
   }
 
   /** Publishes to dlq.central.<plant> with the reason, then terminates the delivery. */

@@ -25,6 +25,7 @@ export interface CentralConfig {
   orchestrator: {
     consumer: string;
     concurrency: number;
+    batchSize: number;
     maxDeliver: number;
     ackWaitSeconds: number;
     backoff: { initialMs: number; maxMs: number };
