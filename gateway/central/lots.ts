@@ -241,6 +241,9 @@ async function linkOrder(tx: TransactionSql, event: CanonicalLotEvent, lot: Syst
 /** A lot received under the correlation id of a lot shipped elsewhere is that lot. */
 async function linkShipment(tx: TransactionSql, event: CanonicalLotEvent, lot: SystemLot) {
   const role = event.eventType === "LOT_SHIPPED" ? "shipped" : "received";
+  // The two sides of a shipment are usually applied by different plants' transactions: without
+  // this lock each could miss the other's uncommitted row and neither would link them.
+  await tx`SELECT pg_advisory_xact_lock(hashtext(${"plantgate:shipment:" + event.correlationId}))`;
   await tx`
     INSERT INTO shipment_lots (correlation_id, role, plant_id, source_system, lot_id, event_id)
     VALUES (${event.correlationId!}, ${role}, ${lot.plantId}, ${lot.system}, ${lot.lotId},

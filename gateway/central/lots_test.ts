@@ -242,7 +242,7 @@ integrationTest(
     await using pg = await startPostgres();
     const events = history();
     let reference: string | undefined;
-    for (let run = 0; run < 8; run++) {
+    for (let run = 0; run < 16; run++) {
       const replicas = run % 2 === 0 ? 1 : 3;
       const sql = await freshDatabase(pg, 3);
       const order = deliveries(events, 7 + run);

@@ -18,7 +18,7 @@ export interface PrivateServer extends AsyncDisposable {
   readonly pid: number | undefined;
   /** Starts it again (same port, same data) after stop() or kill(). */
   start(): Promise<void>;
-  /** Graceful stop (SIGTERM); Mosquitto saves its persistence file. */
+  /** Graceful stop (SIGTERM; PostgreSQL: SIGINT, its fast shutdown); Mosquitto saves its persistence file. */
   stop(): Promise<void>;
   /** Hard kill (SIGKILL). */
   kill(): Promise<void>;
@@ -106,6 +106,7 @@ function managed(
   command: () => Deno.Command,
   log: string,
   ready?: () => Promise<void>,
+  stopSignal: Deno.Signal = "SIGTERM",
 ): PrivateServer {
   const slot = new ChildSlot();
   const halt = (signal: Deno.Signal) => slot.halt(signal);
@@ -128,9 +129,9 @@ function managed(
         throw error;
       }
     },
-    stop: () => halt("SIGTERM"),
+    stop: () => halt(stopSignal),
     kill: () => halt("SIGKILL"),
-    [Symbol.asyncDispose]: () => halt("SIGTERM"),
+    [Symbol.asyncDispose]: () => halt(stopSignal),
   };
   return server;
 }
@@ -310,6 +311,8 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Priv
         await new Promise((r) => setTimeout(r, 50));
       }
     },
+    // SIGINT is PostgreSQL's fast shutdown: it disconnects clients (SIGTERM waits for them).
+    "SIGINT",
   );
   await server.start();
   return server;
