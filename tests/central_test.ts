@@ -7,17 +7,15 @@ import assert from "node:assert/strict";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { stringify } from "yaml";
-import { BUILTIN_PLUGINS } from "../plugins/mod.ts";
 import type { CanonicalLotEvent } from "../gateway/core/canonical_event.ts";
 import type { CentralConfig } from "../gateway/core/central_config.ts";
 import { silentLogger } from "../gateway/core/logger.ts";
-import { bindPlugin, decodeNative } from "../gateway/core/plugin_runtime.ts";
 import { Central } from "../gateway/central/central.ts";
 import { applyLotEvent } from "../gateway/central/lots.ts";
 import { migrate } from "../gateway/central/schema.ts";
 import { connectNats, ensureStreams, lotEventsSubject } from "../gateway/io/jetstream.ts";
 import { connectPostgres, type Sql } from "../gateway/io/postgres.ts";
-import { planTraffic } from "../gateway/sim/erp_simulator.ts";
+import { simulatedLotEvents } from "../gateway/sim/lot_history.ts";
 import {
   ChildSlot,
   freePort,
@@ -27,44 +25,6 @@ import {
 } from "../gateway/sim/servers.ts";
 import { integrationTest } from "./_integration.ts";
 import { readStream } from "./_stream.ts";
-
-const PLANTS = [
-  { plantId: "A", system: "sap", timeZone: "Europe/Berlin" },
-  { plantId: "B", system: "dynamics", timeZone: "America/Chicago" },
-  { plantId: "C", system: "infor", timeZone: "Asia/Shanghai" },
-];
-
-/** Canonical events as the plants' edges would forward them: simulated documents, decoded. */
-function simulatedEvents(perPlant: number, seed: number): CanonicalLotEvent[] {
-  const events: CanonicalLotEvent[] = [];
-  for (const plant of PLANTS) {
-    const plugin = BUILTIN_PLUGINS.get(plant.system)!;
-    const bound = bindPlugin(plugin, plant);
-    const seen = new Set<string>();
-    for (
-      const m of planTraffic({
-        plugin,
-        context: plant,
-        count: perPlant,
-        seed,
-        resendRatio: 0,
-        malformedRatio: 0,
-      })
-    ) {
-      const outcome = decodeNative(bound, {
-        topic: m.topic,
-        payload: m.payload,
-        observedAt: new Date(0),
-      });
-      if (!outcome.ok) continue;
-      for (const e of outcome.events) {
-        if (!seen.has(e.eventId)) events.push(e);
-        seen.add(e.eventId);
-      }
-    }
-  }
-  return events;
-}
 
 async function database(pg: PrivateServer, name: string): Promise<Sql> {
   const admin = connectPostgres({
@@ -144,7 +104,7 @@ integrationTest(
   async () => {
     await using nats = await startNats();
     await using pg = await startPostgres();
-    const events = simulatedEvents(100, 5);
+    const events = simulatedLotEvents(100, 5);
     const sql = await database(pg, "central");
     const central = new Central(centralConfig(nats, pg, "central"), silentLogger);
     await central.start();
@@ -211,7 +171,7 @@ integrationTest(
   async () => {
     await using nats = await startNats();
     await using pg = await startPostgres();
-    const events = simulatedEvents(5_700, 11);
+    const events = simulatedLotEvents(5_700, 11);
     assert.ok(events.length >= 20_000, `${events.length} events`);
     // The clean run: every event applied once, in order, in process.
     const clean = await database(pg, "clean");

@@ -219,23 +219,23 @@ async function linkOrder(tx: TransactionSql, event: CanonicalLotEvent, lot: Syst
     ON CONFLICT (plant_id, source_system, order_id, lot_id, role) DO UPDATE SET
       quantity = EXCLUDED.quantity, uom = EXCLUDED.uom, event_id = EXCLUDED.event_id
     WHERE EXCLUDED.event_id < order_lots.event_id`;
-  const pairs = await tx`
-    SELECT i.lot_id AS input, o.lot_id AS output, i.quantity, i.uom, i.event_id
-    FROM order_lots i JOIN order_lots o USING (plant_id, source_system, order_id)
-    WHERE i.role = 'input' AND o.role = 'output' AND plant_id = ${lot.plantId}
-      AND source_system = ${lot.system} AND order_id = ${event.correlationId!}`;
-  for (const p of pairs) {
-    const from = { ...lot, lotId: String(p.input) };
-    const to = { ...lot, lotId: String(p.output) };
-    await ensureLot(tx, from);
-    await ensureLot(tx, to);
-    await addEdge(tx, from, to, {
-      kind: "consume",
-      quantity: p.quantity,
-      uom: p.uom,
-      eventId: String(p.event_id),
-    });
-  }
+  // Edges between this lot and the other side of the order, in one statement: pairs of two
+  // other lots were made when the later of them arrived, and both sides' lot rows exist (an
+  // order row comes only from its lot's own event).
+  const mine = role === "input" ? "i" : "o";
+  await tx.unsafe(
+    `INSERT INTO genealogy_edges (parent_plant, parent_system, parent_lot, child_plant,
+       child_system, child_lot, kind, quantity, uom, event_id)
+     SELECT i.plant_id, i.source_system, i.lot_id, o.plant_id, o.source_system, o.lot_id,
+       'consume', i.quantity, i.uom, i.event_id
+     FROM order_lots i JOIN order_lots o USING (plant_id, source_system, order_id)
+     WHERE i.role = 'input' AND o.role = 'output' AND ${mine}.plant_id = $1
+       AND ${mine}.source_system = $2 AND ${mine}.order_id = $3 AND ${mine}.lot_id = $4
+     ON CONFLICT (parent_plant, parent_system, parent_lot, child_plant, child_system, child_lot, kind)
+     DO UPDATE SET quantity = EXCLUDED.quantity, uom = EXCLUDED.uom, event_id = EXCLUDED.event_id
+     WHERE EXCLUDED.event_id < genealogy_edges.event_id`,
+    [lot.plantId, lot.system, event.correlationId!, lot.lotId],
+  );
 }
 
 /** A lot received under the correlation id of a lot shipped elsewhere is that lot. */

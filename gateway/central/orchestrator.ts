@@ -205,11 +205,15 @@ export class Orchestrator {
     return event;
   }
 
+  /**
+   * One transaction per plant: a plant's events are applied one transaction at a time (its
+   * audit chain is a line), so a batch mixing plants would hold every plant's lock at once.
+   */
   #flush(): void {
     clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
-    const batch = this.#pending.splice(0);
-    if (batch.length > 0) this.#track(this.#applyBatch(batch));
+    const byPlant = Map.groupBy(this.#pending.splice(0), (d) => d.event.plantId);
+    for (const batch of byPlant.values()) this.#track(this.#applyBatch(batch));
   }
 
   /** One transaction for the batch; if it fails, each event alone (isolates a bad one). */
