@@ -17,9 +17,9 @@ import { Central } from "../gateway/central/central.ts";
 import { migrate } from "../gateway/central/schema.ts";
 import { traceLot } from "../gateway/central/trace.ts";
 import { connectNats, ensureStreams, lotEventsSubject } from "../gateway/io/jetstream.ts";
-import { connectPostgres, type Sql } from "../gateway/io/postgres.ts";
+import type { Sql } from "../gateway/io/postgres.ts";
 import { simulatedLotEvents } from "../gateway/sim/lot_history.ts";
-import { type PrivateServer, startNats, startPostgres } from "../gateway/sim/servers.ts";
+import { createDatabase, startNats, startPostgres } from "../gateway/sim/servers.ts";
 
 const encoder = new TextEncoder();
 const say = (s: string) => Deno.stdout.writeSync(encoder.encode(s + "\n"));
@@ -27,14 +27,6 @@ const say = (s: string) => Deno.stdout.writeSync(encoder.encode(s + "\n"));
 function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-}
-
-async function database(pg: PrivateServer, name: string, max = 8): Promise<Sql> {
-  const where = { host: "127.0.0.1", port: pg.port, user: "postgres" };
-  const admin = connectPostgres({ ...where, database: "postgres", max: 1 });
-  await admin.unsafe(`CREATE DATABASE ${name}`);
-  await admin.end();
-  return connectPostgres({ ...where, database: name, max });
 }
 
 async function waitForCount(sql: Sql, n: number): Promise<void> {
@@ -65,7 +57,7 @@ export async function runCentralBench(options: { perPlant?: number } = {}): Prom
   }
 
   // 1. Raw baseline.
-  const raw = await database(pg, "raw");
+  const raw = await createDatabase(pg, "raw");
   await raw`CREATE TABLE events (event_id uuid PRIMARY KEY, plant_id text, source_system text,
     lot_id text, event_type text, event_time timestamptz, event jsonb)`;
   let started = performance.now();
@@ -94,7 +86,7 @@ export async function runCentralBench(options: { perPlant?: number } = {}): Prom
   const rates: Record<number, number> = {};
   for (const replicas of [1, 2]) {
     const name = `orch${replicas}`;
-    const sql = await database(pg, name, 2);
+    const sql = await createDatabase(pg, name, 2);
     await migrate(sql);
     const config: CentralConfig = {
       nats: { servers: [nats.url], name: `bench-${name}` },
@@ -129,7 +121,7 @@ export async function runCentralBench(options: { perPlant?: number } = {}): Prom
   await nc.close();
 
   // 3. Trace latency on a bulk-loaded genealogy of 200,000 chains of 5 edges.
-  const big = await database(pg, "trace", 2);
+  const big = await createDatabase(pg, "trace", 2);
   await migrate(big);
   await big.unsafe(`
     INSERT INTO system_lots (plant_id, source_system, lot_id, canonical_lot_id, placeholder,

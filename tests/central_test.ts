@@ -14,10 +14,11 @@ import { Central } from "../gateway/central/central.ts";
 import { applyLotEvent } from "../gateway/central/lots.ts";
 import { migrate } from "../gateway/central/schema.ts";
 import { connectNats, ensureStreams, lotEventsSubject } from "../gateway/io/jetstream.ts";
-import { connectPostgres, type Sql } from "../gateway/io/postgres.ts";
+import type { Sql } from "../gateway/io/postgres.ts";
 import { simulatedLotEvents } from "../gateway/sim/lot_history.ts";
 import {
   ChildSlot,
+  createDatabase,
   freePort,
   type PrivateServer,
   startNats,
@@ -25,25 +26,6 @@ import {
 } from "../gateway/sim/servers.ts";
 import { integrationTest } from "./_integration.ts";
 import { readStream } from "./_stream.ts";
-
-async function database(pg: PrivateServer, name: string): Promise<Sql> {
-  const admin = connectPostgres({
-    host: "127.0.0.1",
-    port: pg.port,
-    user: "postgres",
-    database: "postgres",
-    max: 1,
-  });
-  await admin.unsafe(`CREATE DATABASE ${name}`);
-  await admin.end();
-  return connectPostgres({
-    host: "127.0.0.1",
-    port: pg.port,
-    user: "postgres",
-    database: name,
-    max: 4,
-  });
-}
 
 function centralConfig(nats: PrivateServer, pg: PrivateServer, database: string): CentralConfig {
   return {
@@ -105,7 +87,7 @@ integrationTest(
     await using nats = await startNats();
     await using pg = await startPostgres();
     const events = simulatedLotEvents(100, 5);
-    const sql = await database(pg, "central");
+    const sql = await createDatabase(pg, "central");
     const central = new Central(centralConfig(nats, pg, "central"), silentLogger);
     await central.start();
     const nc = await connectNats({ servers: [nats.url], name: "test" });
@@ -174,7 +156,7 @@ integrationTest(
     const events = simulatedLotEvents(5_700, 11);
     assert.ok(events.length >= 20_000, `${events.length} events`);
     // The clean run: every event applied once, in order, in process.
-    const clean = await database(pg, "clean");
+    const clean = await createDatabase(pg, "clean");
     await migrate(clean);
     for (let i = 0; i < events.length; i += 16) {
       await Promise.all(
@@ -186,7 +168,7 @@ integrationTest(
     const expected = await state(clean);
     await clean.end();
 
-    const sql = await database(pg, "crashy");
+    const sql = await createDatabase(pg, "crashy");
     const dir = await Deno.makeTempDir({ prefix: "plantgate-central-" });
     const configPath = `${dir}/central.yaml`;
     await Deno.writeTextFile(configPath, stringify(centralConfig(nats, pg, "crashy")));

@@ -96,11 +96,7 @@ export class Central {
     const applied = await migrate(this.#sql);
     if (applied.length > 0) this.#log.info("Database migrated", { versions: applied });
     this.#nc = await connectNats({
-      servers: config.nats.servers,
-      name: config.nats.name,
-      token: config.nats.token,
-      user: config.nats.user,
-      pass: config.nats.password,
+      ...config.nats,
       log: this.#log.child({ component: "nats" }),
       signal: this.#abort.signal,
       onStatus: (up) => this.#natsConnected = up,

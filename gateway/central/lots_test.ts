@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { CanonicalLotEvent } from "../core/canonical_event.ts";
 import { connectPostgres, type Sql } from "../io/postgres.ts";
-import { type PrivateServer, startPostgres } from "../sim/servers.ts";
+import { createDatabase, type PrivateServer, startPostgres } from "../sim/servers.ts";
 import { integrationTest } from "../../tests/_integration.ts";
 import { sampleEvent } from "../../tests/_events.ts";
 import { applyLotEvent, applyLotEvents, ownCanonicalId, verifyAuditChain } from "./lots.ts";
@@ -12,11 +12,7 @@ let databases = 0;
 
 /** A fresh, migrated database on `server`. */
 async function freshDatabase(server: PrivateServer, max = 4): Promise<Sql> {
-  const name = `t${++databases}`;
-  const admin = connectPostgres({ ...where(server), database: "postgres", max: 1 });
-  await admin.unsafe(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const sql = connectPostgres({ ...where(server), database: name, max });
+  const sql = await createDatabase(server, `t${++databases}`, max);
   await migrate(sql);
   return sql;
 }
@@ -32,9 +28,7 @@ const event = (overrides: Partial<CanonicalLotEvent>) => sampleEvent(++n, overri
 
 integrationTest("migrations apply once even when three replicas start together", async () => {
   await using pg = await startPostgres();
-  const admin = connectPostgres({ ...where(pg), database: "postgres", max: 1 });
-  await admin.unsafe("CREATE DATABASE m");
-  await admin.end();
+  await (await createDatabase(pg, "m", 1)).end();
   const replicas = [1, 2, 3].map(() => connectPostgres({ ...where(pg), database: "m", max: 1 }));
   const applied = await Promise.all(replicas.map((sql) => migrate(sql)));
   assert.deepEqual(applied.flat(), [1], "version 1 applied by exactly one replica");

@@ -17,6 +17,7 @@ import {
 import { headers } from "@nats-io/transport-node";
 import { backoffDelay } from "../core/backoff.ts";
 import { type CanonicalLotEvent, checkCanonicalEvent } from "../core/canonical_event.ts";
+import type { CentralConfig } from "../core/central_config.ts";
 import { type ErrorCode, errorMessage, type Stage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { type Counter, Registry } from "../core/metrics.ts";
@@ -29,20 +30,11 @@ interface Delivery {
   event: CanonicalLotEvent;
 }
 
-/** Options of {@linkcode Orchestrator}. */
-export interface OrchestratorOptions {
-  consumer: string;
-  /** Transactions in flight at once in this replica. */
-  concurrency: number;
-  /** Events applied in one transaction at most. */
-  batchSize: number;
-  maxDeliver: number;
-  ackWaitSeconds: number;
-  backoff: { initialMs: number; maxMs: number };
-  sourcePriority: Record<string, number>;
+/** Options of {@linkcode Orchestrator}: the `orchestrator` config section, a logger, metrics. */
+export type OrchestratorOptions = CentralConfig["orchestrator"] & {
   log: Logger;
   metrics: OrchestratorMetrics;
-}
+};
 
 /** The orchestrator's metrics; every error is one log line plus one `errors_total{code,stage}`. */
 export class OrchestratorMetrics {

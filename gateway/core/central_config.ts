@@ -1,18 +1,16 @@
 import { dirname, resolve } from "node:path";
 import schema from "../../config/central.schema.json" with { type: "json" };
-import { type ConfigProblem, loadYamlConfig, secret, throwProblems } from "./config.ts";
+import {
+  type ConfigProblem,
+  loadYamlConfig,
+  type NatsSettings,
+  secret,
+  throwProblems,
+} from "./config.ts";
 
 /** The central configuration after validation, defaults and secret resolution. */
 export interface CentralConfig {
-  nats: {
-    servers: string[];
-    name: string;
-    user?: string;
-    /** Resolved from passwordEnv/passwordFile. */
-    password?: string;
-    /** Resolved from tokenEnv/tokenFile. */
-    token?: string;
-  };
+  nats: NatsSettings;
   postgres: {
     host: string;
     port: number;
@@ -23,8 +21,11 @@ export interface CentralConfig {
     maxConnections: number;
   };
   orchestrator: {
+    /** Durable consumer name, the same for every replica. */
     consumer: string;
+    /** Transactions in flight at once in this replica. */
     concurrency: number;
+    /** Events applied in one transaction at most. */
     batchSize: number;
     maxDeliver: number;
     ackWaitSeconds: number;

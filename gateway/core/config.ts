@@ -292,3 +292,14 @@ export function secret(
   }
   return undefined;
 }
+
+/** The `nats` section of a role's config, secrets resolved. */
+export interface NatsSettings {
+  servers: string[];
+  name: string;
+  user?: string;
+  /** Resolved from passwordEnv/passwordFile. */
+  password?: string;
+  /** Resolved from tokenEnv/tokenFile. */
+  token?: string;
+}

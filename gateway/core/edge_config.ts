@@ -3,6 +3,7 @@ import schema from "../../config/edge.schema.json" with { type: "json" };
 import {
   type ConfigProblem,
   loadYamlConfig,
+  type NatsSettings,
   parseByteSize,
   secret,
   throwProblems,
@@ -23,15 +24,7 @@ export interface EdgeConfig {
     receiveMaximum: number;
     keepaliveSeconds: number;
   };
-  nats: {
-    servers: string[];
-    name: string;
-    user?: string;
-    /** Resolved from passwordEnv/passwordFile. */
-    password?: string;
-    /** Resolved from tokenEnv/tokenFile. */
-    token?: string;
-  };
+  nats: NatsSettings;
   sources: {
     topic: string;
     plugin: string;

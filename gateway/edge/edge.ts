@@ -131,11 +131,7 @@ export class Edge {
     const config = this.#config;
     try {
       this.#nc = await connectNats({
-        servers: config.nats.servers,
-        name: config.nats.name,
-        token: config.nats.token,
-        user: config.nats.user,
-        pass: config.nats.password,
+        ...config.nats,
         log: this.#log.child({ component: "nats" }),
         signal: this.#abort.signal,
         onStatus: (connected) => this.#natsConnected = connected,

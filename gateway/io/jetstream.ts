@@ -39,7 +39,7 @@ export interface NatsConnectOptions {
   name: string;
   token?: string;
   user?: string;
-  pass?: string;
+  password?: string;
   log?: Logger;
   /** Stops the first-connect retries. */
   signal?: AbortSignal;
@@ -62,7 +62,7 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsConn
         name: options.name,
         token: options.token,
         user: options.user,
-        pass: options.pass,
+        pass: options.password,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 500,
         reconnectJitter: 250,

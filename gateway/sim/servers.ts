@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { connectPostgres, type Sql } from "../io/postgres.ts";
 
 /** A private server process. `await using` stops it and removes nothing but the process. */
 export interface PrivateServer extends AsyncDisposable {
@@ -316,4 +317,16 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Priv
   );
   await server.start();
   return server;
+}
+
+/** Creates database `name` on a private PostgreSQL and returns a pool of `max` connections to it. */
+export async function createDatabase(server: PrivateServer, name: string, max = 4): Promise<Sql> {
+  const where = { host: "127.0.0.1", port: server.port, user: "postgres" };
+  const admin = connectPostgres({ ...where, database: "postgres", max: 1 });
+  try {
+    await admin.unsafe(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  return connectPostgres({ ...where, database: name, max });
 }
