@@ -20,7 +20,7 @@ import { type CanonicalLotEvent, checkCanonicalEvent } from "../core/canonical_e
 import type { CentralConfig } from "../core/central_config.ts";
 import { type ErrorCode, errorMessage, type Stage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
-import { type Counter, Registry } from "../core/metrics.ts";
+import { type Counter, RoleMetrics } from "../core/metrics.ts";
 import type { Sql } from "../io/postgres.ts";
 import { applyLotEvents, type ApplyOutcome } from "./lots.ts";
 
@@ -37,43 +37,27 @@ export type OrchestratorOptions = CentralConfig["orchestrator"] & {
 };
 
 /** The orchestrator's metrics; every error is one log line plus one `errors_total{code,stage}`. */
-export class OrchestratorMetrics {
-  readonly registry: Registry;
-  readonly applied: Counter;
-  readonly duplicates: Counter;
-  readonly retries: Counter;
-  readonly deadLettered: Counter;
-  readonly errors: Counter;
-
-  constructor(registry = new Registry()) {
-    this.registry = registry;
-    this.applied = registry.counter(
-      "plantgate_central_events_applied_total",
-      "Events applied to the central database.",
-    );
-    this.duplicates = registry.counter(
-      "plantgate_central_duplicates_total",
-      "Events already applied (re-deliveries, re-sends beyond JetStream's duplicate window).",
-    );
-    this.retries = registry.counter(
-      "plantgate_central_retries_total",
-      "Events handed back for re-delivery after a retryable failure.",
-    );
-    this.deadLettered = registry.counter(
-      "plantgate_central_dead_lettered_total",
-      "Events sent to dlq.central.<plant>, by code and stage.",
-    );
-    this.errors = registry.counter(
-      "plantgate_central_errors_total",
-      "Errors by stable code and stage.",
-    );
+export class OrchestratorMetrics extends RoleMetrics {
+  constructor() {
+    super("plantgate_central");
   }
 
-  /** Logs one line and counts one error. */
-  error(log: Logger, code: ErrorCode, stage: Stage, message: string, fields = {}): void {
-    this.errors.inc({ code, stage });
-    log.warn(message, { code, stage, ...fields });
-  }
+  readonly applied: Counter = this.registry.counter(
+    "plantgate_central_events_applied_total",
+    "Events applied to the central database.",
+  );
+  readonly duplicates: Counter = this.registry.counter(
+    "plantgate_central_duplicates_total",
+    "Events already applied (re-deliveries, re-sends beyond JetStream's duplicate window).",
+  );
+  readonly retries: Counter = this.registry.counter(
+    "plantgate_central_retries_total",
+    "Events handed back for re-delivery after a retryable failure.",
+  );
+  readonly deadLettered: Counter = this.registry.counter(
+    "plantgate_central_dead_lettered_total",
+    "Events sent to dlq.central.<plant>, by code and stage.",
+  );
 }
 
 /** Subject of the centre's dead letters for a plant. */

@@ -1,3 +1,6 @@
+import type { ErrorCode, Stage } from "./errors.ts";
+import type { Logger } from "./logger.ts";
+
 /** Label values of one series. */
 export type Labels = Record<string, string>;
 
@@ -131,5 +134,33 @@ export class Registry {
   /** The whole registry in Prometheus text format 0.0.4. */
   render(): string {
     return this.#metrics.map((m) => m.render()).join("\n") + "\n";
+  }
+}
+
+/**
+ * A role's metrics: its registry and its errors counter. Every error is one log line plus one
+ * `<prefix>_errors_total{code,stage}`: the single way errors are reported.
+ */
+export class RoleMetrics {
+  readonly registry: Registry = new Registry();
+  readonly errors: Counter;
+
+  constructor(prefix: string) {
+    this.errors = this.registry.counter(
+      `${prefix}_errors_total`,
+      "Errors by stable code and stage.",
+    );
+  }
+
+  /** Logs one line and counts one error. */
+  error(
+    log: Logger,
+    code: ErrorCode,
+    stage: Stage,
+    message: string,
+    fields: Record<string, unknown> = {},
+  ): void {
+    this.errors.inc({ code, stage });
+    log.warn(message, { code, stage, ...fields });
   }
 }

@@ -1,6 +1,4 @@
-import type { ErrorCode, Stage } from "../core/errors.ts";
-import type { Logger } from "../core/logger.ts";
-import { type Counter, type Histogram, Registry } from "../core/metrics.ts";
+import { type Counter, type Histogram, RoleMetrics } from "../core/metrics.ts";
 
 /** Forward latency buckets (seconds), receipt at the edge to JetStream ack. */
 const LATENCY_BUCKETS = [
@@ -21,8 +19,11 @@ const LATENCY_BUCKETS = [
 ];
 
 /** The edge's metrics; every error is one log line plus one `errors_total{code,stage}`. */
-export class EdgeMetrics {
-  readonly registry = new Registry();
+export class EdgeMetrics extends RoleMetrics {
+  constructor() {
+    super("plantgate_edge");
+  }
+
   readonly received: Counter = this.registry.counter(
     "plantgate_edge_received_total",
     "MQTT messages received from the plant broker.",
@@ -51,25 +52,9 @@ export class EdgeMetrics {
     "plantgate_edge_ignored_total",
     "Native messages a plugin deliberately mapped to no event.",
   );
-  readonly errors: Counter = this.registry.counter(
-    "plantgate_edge_errors_total",
-    "Errors by stable code and stage.",
-  );
   readonly forwardLatency: Histogram = this.registry.histogram(
     "plantgate_edge_forward_latency_seconds",
     "Edge receipt to JetStream ack.",
     LATENCY_BUCKETS,
   );
-
-  /** Logs one line and counts one error: the single way errors are reported. */
-  error(
-    log: Logger,
-    code: ErrorCode,
-    stage: Stage,
-    message: string,
-    fields: Record<string, unknown> = {},
-  ): void {
-    this.errors.inc({ code, stage });
-    log.warn(message, { code, stage, ...fields });
-  }
 }
