@@ -1,6 +1,6 @@
 /**
- * Applies canonical lot events to the central database, one transaction per event: the audit
- * row (event id unique = idempotency; per-plant hash chain), the system lot's mapping to its
+ * Applies canonical lot events to the central database, one transaction per event or batch:
+ * the audit row (event id unique = idempotency; per-plant hash chain), the system lot's mapping to its
  * canonical lot and its last-writer-wins state, genealogy edges, and cross-plant links.
  * Everything is a function of the set of events applied, not of their order: placeholders
  * stand in for parents not seen yet, canonical ids are derived (UUIDv5) from the lot a chain of
@@ -26,6 +26,20 @@ export interface SystemLot {
   plantId: string;
   system: string;
   lotId: string;
+}
+
+/** A system lot as a map key. */
+function lotKey(lot: SystemLot): string {
+  return `${lot.plantId}\u0000${lot.system}\u0000${lot.lotId}`;
+}
+
+/** The system lot of a row with `plant_id`, `source_system` and `lot_id` columns. */
+function lotOfRow(row: Record<string, unknown>): SystemLot {
+  return {
+    plantId: String(row.plant_id),
+    system: String(row.source_system),
+    lotId: String(row.lot_id),
+  };
 }
 
 /** The canonical lot id a system lot has when no shipment links it to another lot. */
@@ -250,20 +264,22 @@ async function linkShipment(tx: TransactionSql, event: CanonicalLotEvent, lot: S
       ${event.eventId})
     ON CONFLICT DO NOTHING`;
   const pairs = await tx`
-    SELECT s.plant_id AS sp, s.source_system AS ss, s.lot_id AS sl, s.event_id AS se,
-      r.plant_id AS rp, r.source_system AS rs, r.lot_id AS rl
+    SELECT s.plant_id, s.source_system, s.lot_id, s.event_id,
+      r.plant_id AS to_plant, r.source_system AS to_system, r.lot_id AS to_lot
     FROM shipment_lots s JOIN shipment_lots r USING (correlation_id)
     WHERE s.role = 'shipped' AND r.role = 'received' AND correlation_id = ${event.correlationId!}`;
+  // Both sides' lot rows exist: a shipment row comes only from its lot's own event.
   for (const p of pairs) {
-    const from = { plantId: String(p.sp), system: String(p.ss), lotId: String(p.sl) };
-    const to = { plantId: String(p.rp), system: String(p.rs), lotId: String(p.rl) };
-    await ensureLot(tx, from);
-    await ensureLot(tx, to);
-    await addEdge(tx, from, to, {
+    const to = {
+      plantId: String(p.to_plant),
+      system: String(p.to_system),
+      lotId: String(p.to_lot),
+    };
+    await addEdge(tx, lotOfRow(p), to, {
       kind: "transfer",
       quantity: null,
       uom: null,
-      eventId: String(p.se),
+      eventId: String(p.event_id),
     });
     await relink(tx, to);
   }
@@ -281,9 +297,8 @@ async function relink(tx: TransactionSql, lot: SystemLot): Promise<void> {
   const queue = [lot];
   while (queue.length > 0) {
     const current = queue.shift()!;
-    const key = `${current.plantId}\u0000${current.system}\u0000${current.lotId}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
+    if (seen.has(lotKey(current))) continue;
+    seen.add(lotKey(current));
     await tx`
       UPDATE system_lots SET canonical_lot_id = ${canonical}
       WHERE plant_id = ${current.plantId} AND source_system = ${current.system}
@@ -293,13 +308,7 @@ async function relink(tx: TransactionSql, lot: SystemLot): Promise<void> {
       FROM shipment_lots s JOIN shipment_lots r USING (correlation_id)
       WHERE s.role = 'shipped' AND r.role = 'received' AND s.plant_id = ${current.plantId}
         AND s.source_system = ${current.system} AND s.lot_id = ${current.lotId}`;
-    for (const r of onward) {
-      queue.push({
-        plantId: String(r.plant_id),
-        system: String(r.source_system),
-        lotId: String(r.lot_id),
-      });
-    }
+    queue.push(...onward.map(lotOfRow));
   }
 }
 
@@ -307,9 +316,8 @@ async function shipmentRoot(tx: TransactionSql, lot: SystemLot): Promise<SystemL
   let current = lot;
   const seen = new Set<string>();
   for (;;) {
-    const key = `${current.plantId}\u0000${current.system}\u0000${current.lotId}`;
-    if (seen.has(key)) return current; // a cycle of shipments: stop where it closes
-    seen.add(key);
+    if (seen.has(lotKey(current))) return current; // a cycle of shipments: stop where it closes
+    seen.add(lotKey(current));
     const [from] = await tx`
       SELECT s.plant_id, s.source_system, s.lot_id
       FROM shipment_lots r JOIN shipment_lots s USING (correlation_id)
@@ -317,11 +325,7 @@ async function shipmentRoot(tx: TransactionSql, lot: SystemLot): Promise<SystemL
         AND r.source_system = ${current.system} AND r.lot_id = ${current.lotId}
       ORDER BY s.plant_id, s.source_system, s.lot_id LIMIT 1`;
     if (!from) return current;
-    current = {
-      plantId: String(from.plant_id),
-      system: String(from.source_system),
-      lotId: String(from.lot_id),
-    };
+    current = lotOfRow(from);
   }
 }
 
