@@ -72,17 +72,18 @@ export class DurableCommitter implements Committer {
     buffer: Buffer,
     options: DurableCommitterOptions = {},
   ): Promise<DurableCommitter> {
-    const fsync = options.fsync ?? fsyncPath;
+    const committer = new DurableCommitter(buffer, options);
+    const folder = dirname(buffer.path);
     try {
-      await fsync(dirname(buffer.path));
+      await committer.#fsync(folder);
     } catch (error) {
       throw new PlantgateError(
         "buffer_write_failed",
-        `Cannot fsync the buffer's folder ${dirname(buffer.path)}: ${errorMessage(error)}`,
+        `Cannot fsync the buffer's folder ${folder}: ${errorMessage(error)}`,
         { cause: error },
       );
     }
-    return new DurableCommitter(buffer, options);
+    return committer;
   }
 
   /** Bytes counted against maxBytes. */

@@ -1,6 +1,6 @@
 /**
- * Private Mosquitto, NATS (JetStream) and PostgreSQL servers on ephemeral loopback ports, for the demo,
- * the tests and the benchmarks. Each server keeps its data under its own folder, so it can be
+ * Private Mosquitto, NATS (JetStream) and PostgreSQL servers on ephemeral loopback ports, for
+ * the demo, the tests and the benchmarks. Each server keeps its data under its own folder, so it can be
  * stopped, killed and started again on the same port with its state (fault injection).
  *
  * @module
@@ -19,7 +19,10 @@ export interface PrivateServer extends AsyncDisposable {
   readonly pid: number | undefined;
   /** Starts it again (same port, same data) after stop() or kill(). */
   start(): Promise<void>;
-  /** Graceful stop (SIGTERM; PostgreSQL: SIGINT, its fast shutdown); Mosquitto saves its persistence file. */
+  /**
+   * Graceful stop (SIGTERM; PostgreSQL: SIGINT, its fast shutdown); Mosquitto saves its
+   * persistence file.
+   */
   stop(): Promise<void>;
   /** Hard kill (SIGKILL). */
   kill(): Promise<void>;
@@ -276,8 +279,8 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Priv
     "postgres",
     port,
     dir,
-    () => {
-      return run("postgres", [
+    () =>
+      run("postgres", [
         "-D",
         data,
         "-p",
@@ -296,8 +299,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Priv
         `log_directory=${dir}`,
         "-c",
         "log_filename=postgres.log",
-      ]);
-    },
+      ]),
     log,
     // Listening is not ready: after a crash the server replays its WAL first.
     async () => {
