@@ -21,9 +21,11 @@ Commands:
   edge -c <file>          run the edge role (MQTT -> plugins -> buffer -> JetStream)
   central -c <file>       run the central role (JetStream -> lot orchestrator -> PostgreSQL)
   trace <lot> -c <file>   genealogy of a lot, back or forward, as a table or CSV
+  reconcile run|report    ask the ERPs for their lots; show drift between ERPs and the centre
   simulate [options]      publish simulated native ERP traffic to a plant broker
   buffer <subcommand>     inspect the edge buffer: stats, list, export, requeue, verify
-  dlq <subcommand>        dead letters: list, show, replay, purge
+  dlq <subcommand>        dead letters: list, show, replay, purge (edge buffer, or with
+                          -c central.yaml the central DEAD_LETTERS stream)
   plugin test <name|path> run a plugin's golden fixtures
   plugin list             list the built-in plugins
   check-config <file>     validate an edge or central config without connecting anywhere
@@ -250,14 +252,26 @@ async function isEdgeConfig(file: string): Promise<boolean> {
   }
 }
 
+/** `dlq` of the edge buffer, or of the central DEAD_LETTERS stream given a central config. */
+async function dlqCommand(args: string[]): Promise<number> {
+  const { configFlag } = await import("./gateway/edge/cli_io.ts");
+  const config = configFlag(args);
+  if (config !== undefined && !(await isEdgeConfig(config))) {
+    return (await import("./gateway/central/dlq.ts")).runCentralDlqCommand(args);
+  }
+  return (await import("./gateway/edge/dlq_cli.ts")).runDlqCommand(args);
+}
+
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   edge: edgeCommand,
   central: centralCommand,
   trace: traceCommand,
+  reconcile: async (args) =>
+    (await import("./gateway/central/reconcile_cli.ts")).runReconcileCommand(args),
   simulate: async (args) =>
     (await import("./gateway/sim/simulate_cli.ts")).runSimulateCommand(args),
   buffer: async (args) => (await import("./gateway/edge/buffer_cli.ts")).runBufferCommand(args),
-  dlq: async (args) => (await import("./gateway/edge/dlq_cli.ts")).runDlqCommand(args),
+  dlq: dlqCommand,
   plugin: pluginCommand,
   "check-config": checkConfigCommand,
   demo: async (args) => (await import("./gateway/sim/demo.ts")).runDemo(args),

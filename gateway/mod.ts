@@ -24,6 +24,7 @@ export {
 } from "./core/time.ts";
 export type { Logger } from "./core/logger.ts";
 export type {
+  CommandDecision,
   ConsumeOperation,
   ErpSimulator,
   LotOperation,
@@ -31,8 +32,10 @@ export type {
   ProduceOperation,
   ReceiveOperation,
   ReverseOperation,
+  ShipOperation,
   SimulationContext,
   SplitOperation,
   StageOperation,
+  StockLine,
 } from "./core/simulation.ts";
 export { listAt, objectAt, optionalStringAt, quantityAt, stringAt, unpad } from "./core/native.ts";

@@ -8,7 +8,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { stringify } from "yaml";
 import type { CanonicalLotEvent } from "../gateway/core/canonical_event.ts";
-import type { CentralConfig } from "../gateway/core/central_config.ts";
+import { type CentralConfig, centralDefaults } from "../gateway/core/central_config.ts";
 import { silentLogger } from "../gateway/core/logger.ts";
 import { Central } from "../gateway/central/central.ts";
 import { applyLotEvent } from "../gateway/central/lots.ts";
@@ -28,11 +28,13 @@ import { integrationTest } from "./_integration.ts";
 import { readStream } from "./_stream.ts";
 
 function centralConfig(nats: PrivateServer, pg: PrivateServer, database: string): CentralConfig {
+  const defaults = centralDefaults();
   return {
+    ...defaults,
     nats: { servers: [nats.url], name: "test-central" },
     postgres: { host: "127.0.0.1", port: pg.port, database, user: "postgres", maxConnections: 8 },
     orchestrator: {
-      consumer: "orchestrator",
+      ...defaults.orchestrator,
       concurrency: 4,
       batchSize: 32,
       maxDeliver: 3,

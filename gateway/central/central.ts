@@ -1,7 +1,9 @@
 /**
  * The central role: creates or updates the JetStream streams, migrates the database, runs the
  * lot orchestrator and serves `/healthz`, `/readyz`, `/metrics` and the lot queries
- * (`GET /lots/<id>`, `GET /lots/<id>/trace?direction=back|forward&depth=N[&format=csv]`).
+ * (`GET /lots/<id>`, `GET /lots/<id>/trace?direction=back|forward&depth=N[&format=csv]`), the
+ * outbox relay (commands to the plants, transfer saga timeouts) with the saga queries
+ * (`GET /sagas?state=...`, `GET /sagas/<id or shipment reference>`), and the MES lot feed.
  *
  * @module
  */
@@ -13,10 +15,22 @@ import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { parseListen } from "../edge/http.ts";
 import { connectNats, ensureStreams } from "../io/jetstream.ts";
+import { MqttPublisher } from "../io/mqtt_publisher.ts";
 import { connectPostgres, type Sql } from "../io/postgres.ts";
+import { LotFeedPublisher, markLotFeed } from "./lot_feed.ts";
 import { ensureOrchestratorConsumer, Orchestrator, OrchestratorMetrics } from "./orchestrator.ts";
+import { driftByPlant, latestRuns, reconciliationSteps } from "./reconciliation.ts";
+import { OutboxRelay } from "./relay.ts";
+import { countSagas, findSagas, listSagas, type SagaState, transferSteps } from "./saga.ts";
 import { migrate } from "./schema.ts";
 import { type Direction, lotView, resolveLot, traceCsv, traceLot } from "./trace.ts";
+
+/** Event types whose application may put commands into the outbox. */
+const COMMAND_EVENTS: ReadonlySet<string> = new Set([
+  "LOT_SHIPPED",
+  "COMMAND_REJECTED",
+  "LOT_STOCK_REPORTED",
+]);
 
 /** What `/readyz` reports. */
 export interface CentralHealth {
@@ -66,6 +80,11 @@ export class Central {
   #sql: Sql | undefined;
   #nc: NatsConnection | undefined;
   #orchestrator: Orchestrator | undefined;
+  #relay: OutboxRelay | undefined;
+  #mqtt: MqttPublisher | undefined;
+  #feed: LotFeedPublisher | undefined;
+  #sagas: Record<SagaState, number> | undefined;
+  #drift = new Map<string, number>();
   #http: Deno.HttpServer<Deno.NetAddr> | undefined;
   #natsConnected = false;
   #databaseReachable = false;
@@ -79,6 +98,21 @@ export class Central {
       "plantgate_central_pending_events",
       "Events in LOT_EVENTS not yet delivered to the orchestrator (event lag).",
       () => this.#pending ?? 0,
+    );
+    this.metrics.registry.gauge(
+      "plantgate_central_transfers_open",
+      "Transfer sagas waiting for the target ERP's answer.",
+      () => this.#sagas?.commanded ?? 0,
+    );
+    this.metrics.registry.gauge(
+      "plantgate_central_transfers_compensation_failed",
+      "Transfer sagas whose compensation the source ERP rejected (resolve by hand).",
+      () => this.#sagas?.compensation_failed ?? 0,
+    );
+    this.metrics.registry.gaugeSet(
+      "plantgate_central_drift_lots",
+      "Lots on which an ERP and the centre differ, per plant (latest reconciliation run).",
+      () => [...this.#drift].map(([plant, n]) => [{ plant }, n]),
     );
   }
 
@@ -105,11 +139,45 @@ export class Central {
     const jsm = await jetstreamManager(this.#nc);
     await ensureStreams(jsm);
     await ensureOrchestratorConsumer(jsm, config.orchestrator);
-    this.#orchestrator = new Orchestrator(this.#sql, jetstream(this.#nc), {
+    const js = jetstream(this.#nc);
+    const relay = new OutboxRelay(this.#sql, js, {
+      ...config.outbox,
+      reconciliation: config.reconciliation,
+      log: this.#log.child({ component: "outbox" }),
+      metrics: this.metrics,
+    });
+    this.#relay = relay;
+    if (config.mes.url !== false) {
+      const log = this.#log.child({ component: "lot-feed" });
+      this.#mqtt = new MqttPublisher({ ...config.mes, url: config.mes.url, log });
+      this.#feed = new LotFeedPublisher(this.#sql, this.#mqtt, {
+        ...config.mes.lotFeed,
+        log,
+        metrics: this.metrics,
+      });
+    }
+    const feed = this.#feed;
+    const sagaSteps = transferSteps(config.transfers, this.#log.child({ component: "sagas" }));
+    const reconcileSteps = reconciliationSteps(
+      config.reconciliation,
+      this.#log.child({ component: "reconciliation" }),
+    );
+    this.#orchestrator = new Orchestrator(this.#sql, js, {
       ...config.orchestrator,
       log: this.#log.child({ component: "orchestrator" }),
       metrics: this.metrics,
+      onApplied: async (tx, applied) => {
+        await sagaSteps(tx, applied);
+        await reconcileSteps(tx, applied);
+        if (feed) await markLotFeed(tx, applied);
+      },
+      afterCommit: (applied) => {
+        if (applied.some((e) => COMMAND_EVENTS.has(e.eventType))) relay.notify();
+        feed?.notify();
+      },
     });
+    relay.start();
+    feed?.start();
     this.#orchestrator.start();
     this.#monitor = setInterval(() => this.#check(jsm), 5000);
     this.#log.info("Central started", { consumer: config.orchestrator.consumer });
@@ -120,6 +188,9 @@ export class Central {
     this.#abort.abort();
     clearInterval(this.#monitor);
     await this.#orchestrator?.stop();
+    await this.#relay?.stop();
+    await this.#feed?.stop();
+    await this.#mqtt?.close();
     await this.#nc?.close();
     await this.#http?.shutdown();
     await this.#sql?.end();
@@ -143,6 +214,10 @@ export class Central {
     } catch {
       this.#databaseReachable = false;
     }
+    try {
+      this.#sagas = await countSagas(this.#sql!);
+      this.#drift = await driftByPlant(this.#sql!);
+    } catch { /* database down: keep the last reading */ }
     try {
       const info = await jsm.consumers.info("LOT_EVENTS", this.#config.orchestrator.consumer);
       this.#pending = info.num_pending;
@@ -171,14 +246,26 @@ export class Central {
         headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
       });
     }
+    if (!this.#sql) return new Response("database not connected yet\n", { status: 503 });
+    if (url.pathname === "/sagas" || url.pathname.startsWith("/sagas/")) {
+      return await this.#sagaRoute(this.#sql, url);
+    }
+    if (url.pathname === "/reconciliation") {
+      return Response.json({
+        runs: await latestRuns(this.#sql, {
+          plantId: url.searchParams.get("plant") ?? undefined,
+          system: url.searchParams.get("system") ?? undefined,
+        }),
+      });
+    }
     const m = /^\/lots\/([^/]+)(\/trace)?$/.exec(url.pathname);
     if (!m) {
       return new Response(
-        "not found: try /healthz, /readyz, /metrics, /lots/<id>, /lots/<id>/trace\n",
+        "not found: try /healthz, /readyz, /metrics, /lots/<id>, /lots/<id>/trace, /sagas, " +
+          "/reconciliation\n",
         { status: 404 },
       );
     }
-    if (!this.#sql) return new Response("database not connected yet\n", { status: 503 });
     const id = decodeURIComponent(m[1]);
     const canonical = await resolveLot(this.#sql, id);
     if (!canonical) {
@@ -207,5 +294,33 @@ export class Central {
       });
     }
     return Response.json({ lot: await lotView(this.#sql, canonical), direction, depth, steps });
+  }
+
+  /** `GET /sagas?state=&limit=` and `GET /sagas/<saga id or shipment reference>`. */
+  async #sagaRoute(sql: Sql, url: URL): Promise<Response> {
+    if (url.pathname !== "/sagas") {
+      const id = decodeURIComponent(url.pathname.slice("/sagas/".length));
+      const sagas = await findSagas(sql, id);
+      if (sagas.length === 0) {
+        return Response.json({ error: `no transfer saga "${id}"` }, { status: 404 });
+      }
+      return Response.json({ sagas });
+    }
+    const state = url.searchParams.get("state") ?? undefined;
+    const limit = Number(url.searchParams.get("limit") ?? "100");
+    const states = ["commanded", "completed", "compensated", "compensation_failed"];
+    if (state !== undefined && !states.includes(state)) {
+      return Response.json({ error: `state must be one of ${states.join(", ")}` }, {
+        status: 400,
+      });
+    }
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+      return Response.json({ error: "limit must be a whole number from 1 to 10000" }, {
+        status: 400,
+      });
+    }
+    return Response.json({
+      sagas: await listSagas(sql, { state: state as SagaState | undefined, limit }),
+    });
   }
 }

@@ -14,7 +14,7 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from "@nats-io/jetstream";
-import { headers } from "@nats-io/transport-node";
+import { deadLetterHeaders } from "../io/jetstream.ts";
 import { backoffDelay } from "../core/backoff.ts";
 import { type CanonicalLotEvent, checkCanonicalEvent } from "../core/canonical_event.ts";
 import type { CentralConfig } from "../core/central_config.ts";
@@ -22,7 +22,7 @@ import { type ErrorCode, errorMessage, type Stage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { type Counter, RoleMetrics } from "../core/metrics.ts";
 import type { Sql } from "../io/postgres.ts";
-import { applyLotEvents, type ApplyOutcome } from "./lots.ts";
+import { applyLotEvents, type ApplyOptions, type ApplyOutcome } from "./lots.ts";
 
 /** A pulled message and its event. */
 interface Delivery {
@@ -34,6 +34,10 @@ interface Delivery {
 export type OrchestratorOptions = CentralConfig["orchestrator"] & {
   log: Logger;
   metrics: OrchestratorMetrics;
+  /** Runs in each batch's transaction (sagas, outbox, lot feed): `ApplyOptions.onApplied`. */
+  onApplied?: ApplyOptions["onApplied"];
+  /** Called with a batch's applied events after its commit (wakes the outbox relay). */
+  afterCommit?: (applied: readonly CanonicalLotEvent[]) => void;
 };
 
 /** The orchestrator's metrics; every error is one log line plus one `errors_total{code,stage}`. */
@@ -57,6 +61,18 @@ export class OrchestratorMetrics extends RoleMetrics {
   readonly deadLettered: Counter = this.registry.counter(
     "plantgate_central_dead_lettered_total",
     "Events sent to dlq.central.<plant>, by code and stage.",
+  );
+  readonly commandsPublished: Counter = this.registry.counter(
+    "plantgate_central_commands_published_total",
+    "Commands the outbox relay published to lots.commands.<plant>.<system>.",
+  );
+  readonly transfersTimedOut: Counter = this.registry.counter(
+    "plantgate_central_transfers_timed_out_total",
+    "Transfer sagas compensated because the target ERP did not answer in time.",
+  );
+  readonly lotsPublished: Counter = this.registry.counter(
+    "plantgate_central_lot_feed_published_total",
+    "Retained lot states published to the MES broker.",
   );
 }
 
@@ -100,8 +116,11 @@ export class Orchestrator {
   #loop: Promise<void> | undefined;
   #stopMessages: (() => void) | undefined;
   #inFlight = new Set<Promise<void>>();
-  /** Valid events pulled and not yet handed to a transaction. */
-  #pending: Delivery[] = [];
+  /** Messages pulled and not yet handed to a transaction, by plant, in arrival order. */
+  #pending = new Map<string, JsMsg[]>();
+  #pendingCount = 0;
+  /** Plants with a transaction in flight (at most one each: a plant's chain is a line). */
+  #busy = new Set<string>();
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(sql: Sql, js: JetStreamClient, options: OrchestratorOptions) {
@@ -139,13 +158,9 @@ export class Orchestrator {
         if (!this.#running) messages.stop();
         attempt = 0;
         for await (const message of messages) {
-          const event = this.#parse(message);
-          if (!event) continue;
-          this.#pending.push({ message, event });
-          // Whatever arrives within a millisecond shares one transaction.
-          if (this.#pending.length >= this.#options.batchSize) this.#flush();
-          else this.#flushTimer ??= setTimeout(() => this.#flush(), 1);
-          while (this.#inFlight.size >= this.#options.concurrency) {
+          this.#enqueue(message);
+          while (this.#pendingCount >= this.#options.concurrency * this.#options.batchSize) {
+            if (this.#inFlight.size === 0) this.#flush();
             await Promise.race(this.#inFlight);
           }
         }
@@ -182,14 +197,49 @@ export class Orchestrator {
   }
 
   /**
-   * One transaction per plant: a plant's events are applied one transaction at a time (its
-   * audit chain is a line), so a batch mixing plants would hold every plant's lock at once.
+   * Queues a message for its plant's next transaction (the plant of its subject; it is parsed
+   * when its batch starts, which spreads that work between the transactions in flight).
+   */
+  #enqueue(message: JsMsg): void {
+    const plant = message.subject.split(".")[2] ?? "";
+    const queue = this.#pending.get(plant) ?? [];
+    if (queue.length === 0) this.#pending.set(plant, queue);
+    queue.push(message);
+    this.#pendingCount++;
+    // Whatever arrives within a millisecond, or while the plant's transaction runs, shares
+    // the next one.
+    if (queue.length >= this.#options.batchSize) this.#flush();
+    else this.#flushTimer ??= setTimeout(() => this.#flush(), 1);
+  }
+
+  /**
+   * Starts a transaction for each plant with events waiting and none in flight, up to
+   * `concurrency` at once. One plant per transaction, one transaction per plant at a time:
+   * a plant's batches are applied in turn anyway (its audit chain is a line), and a batch
+   * mixing plants would hold every plant's lock at once.
    */
   #flush(): void {
     clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
-    const byPlant = Map.groupBy(this.#pending.splice(0), (d) => d.event.plantId);
-    for (const batch of byPlant.values()) this.#track(this.#applyBatch(batch));
+    for (const [plant, queue] of this.#pending) {
+      if (this.#busy.size >= this.#options.concurrency) break;
+      if (this.#busy.has(plant)) continue;
+      const messages = queue.splice(0, this.#options.batchSize);
+      if (queue.length === 0) this.#pending.delete(plant);
+      this.#pendingCount -= messages.length;
+      const batch = messages.flatMap((message) => {
+        const event = this.#parse(message);
+        return event ? [{ message, event }] : [];
+      });
+      if (batch.length === 0) continue;
+      this.#busy.add(plant);
+      this.#track(
+        this.#applyBatch(batch).finally(() => {
+          this.#busy.delete(plant);
+          this.#flush();
+        }),
+      );
+    }
   }
 
   /** One transaction for the batch; if it fails, each event alone (isolates a bad one). */
@@ -199,6 +249,7 @@ export class Orchestrator {
     try {
       outcomes = await applyLotEvents(this.#sql, batch.map((d) => d.event), {
         sourcePriority: this.#options.sourcePriority,
+        onApplied: this.#options.onApplied,
       });
     } catch (error) {
       if (batch.length === 1) return await this.#failed(batch[0], error);
@@ -209,6 +260,8 @@ export class Orchestrator {
       message.ack();
       (outcomes[i] === "applied" ? metrics.applied : metrics.duplicates).inc();
     });
+    const applied = batch.filter((_, i) => outcomes[i] === "applied").map((d) => d.event);
+    if (applied.length > 0) this.#options.afterCommit?.(applied);
   }
 
   /** A failed event: re-delivered after a delay, or dead-lettered after maxDeliver. */
@@ -232,17 +285,10 @@ export class Orchestrator {
   async #deadLetter(message: JsMsg, stage: Stage, code: ErrorCode, reason: string): Promise<void> {
     const { metrics, log } = this.#options;
     const plant = message.subject.split(".")[2] ?? "unknown";
-    const h = headers();
-    h.set("Plantgate-Stage", stage);
-    h.set("Plantgate-Code", code);
-    h.set("Plantgate-Message", reason.slice(0, 1000).replaceAll(/[\r\n]/g, " "));
-    h.set("Plantgate-Subject", message.subject);
-    h.set("Plantgate-Deliveries", String(message.info.deliveryCount));
-    h.set("Plantgate-Stream-Seq", String(message.seq));
     try {
       await this.#js.publish(centralDeadLetterSubject(plant), message.data, {
         msgID: `central:${message.info.stream}:${message.seq}`,
-        headers: h,
+        headers: deadLetterHeaders(message, stage, code, reason),
       });
     } catch (error) {
       // Not dead-lettered yet: keep it, try again on the next delivery.

@@ -143,6 +143,112 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_unpublished ON outbox (created_at) WHERE published_at IS NULL;
 `,
   },
+  {
+    version: 2,
+    name: "transfer sagas, MES lot feed, reconciliation",
+    sql: `
+-- One saga per shipment to another plant: the receive command sent to the target ERP, and how
+-- it ended (the receipt arrived; or it was rejected or timed out, and the source was told).
+CREATE TABLE transfer_sagas (
+  saga_id            uuid        PRIMARY KEY, -- = the receive command's id
+  shipment_event_id  uuid        NOT NULL UNIQUE,
+  correlation_id     text        NOT NULL, -- the shipment's reference, echoed by the receipt
+  source_plant       text        NOT NULL,
+  source_system      text        NOT NULL,
+  lot_id             text        NOT NULL,
+  material           text        NOT NULL,
+  quantity           numeric     NOT NULL,
+  uom                text        NOT NULL,
+  target_plant       text        NOT NULL,
+  target_system      text        NOT NULL,
+  state              text        NOT NULL
+    CHECK (state IN ('commanded', 'completed', 'compensated', 'compensation_failed')),
+  outcome            text CHECK (outcome IN ('received', 'rejected', 'timed_out')),
+  reason             text,
+  deadline           timestamptz NOT NULL,
+  answer_event_id    uuid,
+  compensation_id    uuid UNIQUE, -- the compensating command's id
+  late_answer_event_id uuid, -- a receipt that arrived after the saga compensated
+  created_at         timestamptz NOT NULL DEFAULT now(),
+  updated_at         timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX transfer_sagas_due ON transfer_sagas (deadline) WHERE state = 'commanded';
+CREATE INDEX transfer_sagas_receipt ON transfer_sagas (target_plant, correlation_id);
+CREATE INDEX transfer_sagas_state ON transfer_sagas (state, updated_at);
+
+-- Canonical lots whose retained MES topic (trace/lots/<id>) is to be published again.
+CREATE TABLE lot_feed (
+  canonical_lot_id uuid        PRIMARY KEY,
+  changed_at       timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+
+-- Reconciliation: each run asks one ERP for its lots (a REPORT_LOTS command, run id = command
+-- id), collects the report's lines (LOT_STOCK_REPORTED events) and, when all are in, records
+-- how the ERP and the centre differ.
+CREATE TABLE reconciliation_runs (
+  run_id          uuid        PRIMARY KEY,
+  plant_id        text        NOT NULL,
+  source_system   text        NOT NULL,
+  lot_filter      text        NOT NULL DEFAULT '*',
+  material_filter text        NOT NULL DEFAULT '*',
+  state           text        NOT NULL
+    CHECK (state IN ('requested', 'done', 'rejected', 'incomplete')),
+  expected_lines  integer,
+  reason          text,
+  drift           integer,
+  requested_at    timestamptz NOT NULL DEFAULT now(),
+  finished_at     timestamptz
+);
+CREATE INDEX reconciliation_runs_latest
+  ON reconciliation_runs (plant_id, source_system, requested_at DESC);
+CREATE INDEX reconciliation_runs_open ON reconciliation_runs (requested_at)
+  WHERE state = 'requested';
+
+CREATE TABLE reconciliation_lines (
+  run_id   uuid    NOT NULL REFERENCES reconciliation_runs,
+  line     integer NOT NULL,
+  lot_id   text    NOT NULL,
+  material text    NOT NULL,
+  quantity numeric NOT NULL,
+  uom      text    NOT NULL,
+  PRIMARY KEY (run_id, line)
+);
+
+CREATE TABLE reconciliation_drift (
+  run_id          uuid    NOT NULL REFERENCES reconciliation_runs,
+  lot_id          text    NOT NULL,
+  kind            text    NOT NULL CHECK (kind IN
+    ('unknown_to_centre', 'missing_in_erp', 'material_differs', 'quantity_differs')),
+  erp_material    text,
+  erp_quantity    numeric,
+  centre_material text,
+  centre_quantity numeric,
+  uom             text,
+  PRIMARY KEY (run_id, lot_id, kind)
+);
+`,
+  },
+  {
+    version: 3,
+    name: "set-based batches: audit chain aggregate, shipment lookup by lot",
+    sql: `
+-- A batch's audit rows are chained in one INSERT: a running aggregate over the batch in order,
+-- sha256(previous hash || the event's jsonb text), starting from the plant's chain head.
+-- verifyAuditChain recomputes the same formula row by row.
+CREATE FUNCTION plantgate_chain_step(state bytea, head bytea, data bytea) RETURNS bytea
+  LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+  RETURN sha256(coalesce(state, head) || data);
+END $$;
+CREATE AGGREGATE plantgate_chain(head bytea, data bytea) (
+  SFUNC = plantgate_chain_step,
+  STYPE = bytea
+);
+
+-- Relinking walks shipments by lot (who shipped the lot received, what a lot was shipped as).
+CREATE INDEX shipment_lots_lot ON shipment_lots (plant_id, source_system, lot_id, role);
+`,
+  },
 ];
 
 /** Applies the migrations not yet applied, in order; returns the versions it applied. */

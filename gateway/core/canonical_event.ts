@@ -14,7 +14,27 @@ export type LotEventType =
   | "LOT_SHIPPED"
   | "LOT_RECEIVED"
   | "LOT_ADJUSTED"
-  | "LOT_REVERSED";
+  | "LOT_REVERSED"
+  /**
+   * An ERP refused a command from the centre: correlationId = the command id, lotId, material,
+   * quantity and uom = the command's; `payload.reason` says why. Audited, changes no lot.
+   */
+  | "COMMAND_REJECTED"
+  /**
+   * One line of an ERP's stock report answering a REPORT_LOTS command (reconciliation):
+   * quantity = on hand, correlationId = the command id, `payload.line`/`payload.lines`.
+   * Audited, changes no lot.
+   */
+  | "LOT_STOCK_REPORTED";
+
+/**
+ * Event types that answer the centre (a refused command, a stock report line) rather than
+ * change a lot: audited, never applied to lot state or genealogy.
+ */
+export const ANSWER_EVENT_TYPES: ReadonlySet<LotEventType> = new Set([
+  "COMMAND_REJECTED",
+  "LOT_STOCK_REPORTED",
+]);
 
 /** A lot that went into the event's lot (split source, merge input, consumed component). */
 export interface ParentLot {
@@ -67,6 +87,8 @@ export interface CanonicalLotEvent {
   uom: string;
   parents: ParentLot[];
   correlationId?: string;
+  /** LOT_SHIPPED: where the lot goes (the transfer saga's target). */
+  destination?: { plantId: string; system?: string };
   /** Monotonic per source lot where the source gives an order. */
   version?: number;
   source: EventSource;

@@ -1,3 +1,4 @@
+import { Ajv } from "ajv";
 import { dirname, resolve } from "node:path";
 import schema from "../../config/central.schema.json" with { type: "json" };
 import {
@@ -32,8 +33,37 @@ export interface CentralConfig {
     backoff: { initialMs: number; maxMs: number };
     sourcePriority: Record<string, number>;
   };
+  transfers: {
+    /** Plant id -> the system that receives that plant's inbound transfers. */
+    targets: Record<string, string>;
+    /** How long the target ERP has to report the receipt. */
+    timeoutSeconds: number;
+  };
+  reconciliation: {
+    /** 0 = only on request. */
+    intervalSeconds: number;
+    timeoutSeconds: number;
+    correct: "missing_in_erp"[];
+  };
+  outbox: { pollMs: number; batchSize: number };
+  mes: {
+    url: string | false;
+    clientId: string;
+    username?: string;
+    /** Resolved from passwordEnv/passwordFile. */
+    password?: string;
+    lotFeed: { topicPrefix: string; expirySeconds: number; pollMs: number; batchSize: number };
+  };
   http: { listen: string | false };
   log: { level: "debug" | "info" | "warn" | "error" };
+}
+
+/** The configuration an empty file gives: every default (for tests and tools). */
+export function centralDefaults(): CentralConfig {
+  const value: Record<string, Record<string, unknown>> = {};
+  new Ajv({ useDefaults: true, strict: false }).compile(schema)(value);
+  value.nats.name = "plantgate-central";
+  return value as unknown as CentralConfig;
 }
 
 /**
@@ -56,6 +86,8 @@ export async function loadCentralConfig(
   if (token !== undefined) raw.nats.token = token;
   const pgPassword = secret(raw.postgres, "postgres", "password", ctx);
   if (pgPassword !== undefined) raw.postgres.password = pgPassword;
+  const mesPassword = secret(raw.mes, "mes", "password", ctx);
+  if (mesPassword !== undefined) raw.mes.password = mesPassword;
   const backoff = raw.orchestrator.backoff as { initialMs: number; maxMs: number };
   if (backoff.initialMs > backoff.maxMs) {
     problems.push(

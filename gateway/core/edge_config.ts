@@ -48,6 +48,12 @@ export interface EdgeConfig {
     publishTimeoutMs: number;
     backoff: { initialMs: number; maxMs: number };
   };
+  downlink: {
+    enabled: boolean;
+    ackWaitSeconds: number;
+    publishTimeoutMs: number;
+    backoff: { initialMs: number; maxMs: number };
+  };
   http: { listen: string | false };
   log: { level: "debug" | "info" | "warn" | "error" };
 }

@@ -74,6 +74,24 @@ export class Gauge {
   }
 }
 
+/** A gauge with one series per label set, all read when scraped. */
+export class GaugeSet {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly read: () => [Labels, number][],
+  ) {}
+
+  /** Prometheus text exposition. */
+  render(): string {
+    return [
+      `# HELP ${this.name} ${this.help}`,
+      `# TYPE ${this.name} gauge`,
+      ...this.read().map(([labels, value]) => `${this.name}${formatLabels(labels)} ${value}`),
+    ].join("\n");
+  }
+}
+
 /** A histogram with fixed buckets (upper bounds in the metric's unit). */
 export class Histogram {
   readonly #counts: number[];
@@ -119,6 +137,11 @@ export class Registry {
   /** Registers and returns a gauge read at scrape time. */
   gauge(name: string, help: string, read: () => number): Gauge {
     return this.#add(new Gauge(name, help, read));
+  }
+
+  /** Registers and returns a gauge with a series per label set, read at scrape time. */
+  gaugeSet(name: string, help: string, read: () => [Labels, number][]): GaugeSet {
+    return this.#add(new GaugeSet(name, help, read));
   }
 
   /** Registers and returns a histogram. */

@@ -47,7 +47,12 @@ export interface PluginContext<Options = Record<string, unknown>> {
 /** A command for a plant ERP (downlink). */
 export interface LotCommand {
   commandId: string;
-  commandType: "CREATE_LOT" | "RECEIVE_LOT" | "ADJUST_LOT";
+  /**
+   * REPORT_LOTS asks the ERP for its current lots (reconciliation): lotId and material are "*"
+   * (all) or one lot/material, quantity 0; the ERP answers with a stock report that decodes to
+   * LOT_STOCK_REPORTED events with correlationId = the command id.
+   */
+  commandType: "CREATE_LOT" | "RECEIVE_LOT" | "ADJUST_LOT" | "REPORT_LOTS";
   plantId: string;
   targetSystem: string;
   lotId: string;

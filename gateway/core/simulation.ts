@@ -10,7 +10,8 @@ export type LotOperation =
   | MergeOperation
   | StageOperation
   | ConsumeOperation
-  | ReverseOperation;
+  | ReverseOperation
+  | ShipOperation;
 
 /** Fields every operation has. */
 export interface OperationBase {
@@ -85,6 +86,31 @@ export interface ReverseOperation extends OperationBase {
   original: StageOperation | ConsumeOperation | ProduceOperation;
 }
 
+/**
+ * Lot shipped to another plant (stock transfer out). Decodes to one LOT_SHIPPED for the lot and
+ * quantity, correlationId = shipment (the transfer's reference), destination.plantId = toPlant.
+ */
+export interface ShipOperation extends OperationBase {
+  kind: "ship";
+  lot: string;
+  quantity: number;
+  shipment: string;
+  toPlant: string;
+}
+
+/** One lot an ERP holds, as its stock report lists it. */
+export interface StockLine {
+  lotId: string;
+  material: string;
+  /** On hand. */
+  quantity: number;
+  /** UN/ECE Rec 20 code. */
+  uom: string;
+}
+
+/** How a simulated ERP decides on a command from the centre. */
+export type CommandDecision = { accept: true } | { accept: false; reason: string };
+
 /** Where the simulator runs, for plugins that need it to render a document. */
 export interface SimulationContext {
   plantId: string;
@@ -103,4 +129,21 @@ export interface ErpSimulator {
    * type, ...): valid JSON that `decode` must reject. `pick` is a random number in [0, 1).
    */
   malformed(pick: number, ctx: SimulationContext): unknown;
+  /**
+   * How this ERP answers a command it received from the centre, as the native document it would
+   * then emit. `command` is the body the plugin's `encode` made. Accepted: the posting, which
+   * decodes to LOT_RECEIVED (RECEIVE_LOT), LOT_CREATED (CREATE_LOT) or LOT_ADJUSTED
+   * (ADJUST_LOT) for the command's lot, quantity and uom, correlationId = the command's
+   * correlationId. Rejected: the ERP's error report, which decodes to COMMAND_REJECTED with
+   * correlationId = the command id and `payload.reason`. REPORT_LOTS accepted: the ERP's stock
+   * report of `ctx.stock` (the lots it holds), which decodes to one LOT_STOCK_REPORTED per line
+   * (lotId, material, quantity on hand, uom; correlationId = the command id; `payload.line` =
+   * 1-based line number, `payload.lines` = number of lines), or, for an empty report, one event
+   * with lotId and material "*", quantity 0 and `payload.lines` = 0.
+   */
+  answer?(
+    command: unknown,
+    decision: CommandDecision,
+    ctx: SimulationContext & { docNo: number; at: Date; stock?: readonly StockLine[] },
+  ): unknown;
 }

@@ -1,12 +1,13 @@
 /**
- * Plumbing shared by the operator commands `buffer` and `dlq`: where output goes, flag parsing
- * with usage errors, opening the buffer named by a config (or directly), and human formats.
+ * Plumbing shared by the operator commands `buffer` and `dlq` (edge and central): where output
+ * goes, flag parsing with usage errors, opening the buffer named by a config (or directly), and
+ * human formats.
  *
  * @module
  */
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { type EdgeConfig, loadEdgeConfig } from "../core/edge_config.ts";
-import { errorMessage, PlantgateError } from "../core/errors.ts";
+import { ERROR_CODES, type ErrorCode, errorMessage, PlantgateError } from "../core/errors.ts";
 import { Buffer } from "./buffer.ts";
 
 /** Where a command writes: `out` for results (stdout), `err` for messages (stderr). */
@@ -74,19 +75,68 @@ const COMMON_OPTIONS = {
   json: { type: "boolean" },
 } as const;
 
-/** Parses flags strictly (common ones included); unknown flags become a {@linkcode UsageError}. */
-export function parseCli<T extends ParseArgsOptionsConfig>(args: string[], options: T) {
+/** Parses exactly these flags; unknown flags become a {@linkcode UsageError} naming them. */
+export function parseFlags<T extends ParseArgsOptionsConfig>(args: string[], options: T) {
   try {
-    return parseArgs({
-      args,
-      options: { ...COMMON_OPTIONS, ...options },
-      allowPositionals: true,
-      strict: true,
-    });
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (error) {
     // Node's hint about "--" after the first sentence only confuses operators.
     throw new UsageError(errorMessage(error).replace(/\. To specify a positional.*$/s, ""));
   }
+}
+
+/** Parses flags strictly (common ones included); unknown flags become a {@linkcode UsageError}. */
+export function parseCli<T extends ParseArgsOptionsConfig>(args: string[], options: T) {
+  return parseFlags(args, { ...COMMON_OPTIONS, ...options });
+}
+
+/**
+ * The value of `-c`/`--config` in `args` (the last one wins, as in parsing), without parsing
+ * anything else: commands that serve both roles pick their implementation by the config.
+ */
+export function configFlag(args: string[]): string | undefined {
+  let file: string | undefined;
+  for (let i = 0; i < args.length && args[i] !== "--"; i++) {
+    const arg = args[i];
+    if (arg === "-c" || arg === "--config") file = args[++i];
+    else if (arg.startsWith("--config=")) file = arg.slice("--config=".length);
+    else if (/^-c./.test(arg)) file = arg.slice(2);
+  }
+  return file;
+}
+
+/** Throws a {@linkcode UsageError} unless `code` is a known error code (`--code`). */
+export function codeFlag(code: string | undefined): ErrorCode | undefined {
+  if (code === undefined || Object.hasOwn(ERROR_CODES, code)) return code as ErrorCode;
+  throw new UsageError(
+    `--code "${code}" is not an error code (one of ${Object.keys(ERROR_CODES).join(", ")})`,
+  );
+}
+
+/** Parses an ISO date or time flag (ms), undefined when absent; a {@linkcode UsageError} else. */
+export function dateFlag(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = Date.parse(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(ms)) {
+    throw new UsageError(`${flag} "${value}" is not an ISO date (e.g. 2026-03-01)`);
+  }
+  return ms;
+}
+
+/**
+ * Checks the selection of `replay`/`purge`: ids or `--all`, not both and not neither; filter
+ * flags (name -> value, undefined when absent) only with `--all`.
+ */
+export function checkSelection(
+  ids: string[],
+  options: { all?: boolean; filters?: Record<string, unknown> },
+): void {
+  if (options.all && ids.length > 0) {
+    throw new UsageError("Give dead letter ids or --all, not both");
+  }
+  if (!options.all && ids.length === 0) throw new UsageError("Missing dead letter ids (or --all)");
+  const given = Object.entries(options.filters ?? {}).find(([, v]) => v !== undefined);
+  if (given && !options.all) throw new UsageError(`${given[0]} only applies with --all`);
 }
 
 /** Parses an integer flag, `fallback` when absent; throws a {@linkcode UsageError} naming it. */
@@ -170,20 +220,31 @@ export interface Target extends Disposable {
   created: boolean;
 }
 
+const UNSET = "(not needed by the CLI: unset ";
+
 /**
- * The environment the config is loaded with. The commands need no secrets, and an operator's
- * shell usually lacks the service's (systemd passes them only to the service), so missing
- * variables read as a placeholder instead of failing. STATE_DIRECTORY stays real: it decides
+ * The environment the config is loaded with. The commands need no secrets (the central `dlq`
+ * only NATS's: {@linkcode unsetVariable}), and an operator's shell usually lacks the service's
+ * (systemd passes them only to the service), so missing variables read as a placeholder
+ * instead of failing. STATE_DIRECTORY stays real: it decides
  * where a relative buffer.path points.
  */
-function cliEnv(): Record<string, string | undefined> {
+export function cliEnv(): Record<string, string | undefined> {
   const env = Deno.env.toObject();
   return new Proxy(env, {
     get: (target, key) =>
       typeof key === "string" && key !== "STATE_DIRECTORY"
-        ? target[key] ?? "(not needed by the CLI)"
+        ? target[key] ?? `${UNSET}${key})`
         : Reflect.get(target, key),
   });
+}
+
+/**
+ * The variable a secret read through {@linkcode cliEnv} came from when it was not set, else
+ * undefined: for the secrets a command does need (NATS credentials to read central streams).
+ */
+export function unsetVariable(secret: string | undefined): string | undefined {
+  return secret?.startsWith(UNSET) ? secret.slice(UNSET.length, -1) : undefined;
 }
 
 function fileExists(path: string): boolean {
@@ -270,4 +331,43 @@ export function formatTable(headers: string[], rows: string[][]): string {
 /** ISO time of a ms timestamp, or `-` for null. */
 export function isoOrDash(ms: number | null): string {
   return ms === null ? "-" : new Date(ms).toISOString();
+}
+
+/** `xxd`-style dump: offset, 16 bytes in hex, printable ASCII. */
+function hexDump(bytes: Uint8Array): string {
+  const lines: string[] = [];
+  for (let at = 0; at < bytes.byteLength; at += 16) {
+    const row = [...bytes.subarray(at, at + 16)];
+    const hex = row.map((b) => b.toString(16).padStart(2, "0")).join(" ");
+    const text = row.map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".")).join("");
+    lines.push(`${at.toString(16).padStart(8, "0")}  ${hex.padEnd(47)}  ${text}`);
+  }
+  return lines.join("\n");
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** The bytes as text, or undefined when they are not valid UTF-8. */
+export function utf8Text(raw: Uint8Array): string | undefined {
+  try {
+    return utf8.decode(raw);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The bytes for reading: pretty JSON, text, or a hex dump, with what it is. */
+export function renderRaw(raw: Uint8Array): { kind: string; text: string } {
+  const text = utf8Text(raw);
+  if (text === undefined) return { kind: "not UTF-8, hex dump", text: hexDump(raw) };
+  try {
+    return { kind: "JSON, pretty-printed", text: JSON.stringify(JSON.parse(text), null, 2) };
+  } catch {
+    return { kind: "UTF-8 text", text };
+  }
+}
+
+/** The bytes in base64, for JSON output. */
+export function base64(bytes: Uint8Array): string {
+  return btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(""));
 }

@@ -1,17 +1,21 @@
 /**
  * `main.ts dlq`: operator commands over the edge's dead letters — list, show, replay, purge.
  * Dead letters keep the original bytes of messages that could not become canonical events, so
- * they can be replayed through the current plugin after a fix.
+ * they can be replayed through the current plugin after a fix. The centre's dead letters
+ * (`-c central.yaml`) are `gateway/central/dlq.ts`; main.ts picks by the config.
  *
  * @module
  */
-import { ERROR_CODES, type ErrorCode } from "../core/errors.ts";
 import { createLogger } from "../core/logger.ts";
 import { decodeNative } from "../core/plugin_runtime.ts";
 import type { Buffer, DeadLetter } from "./buffer.ts";
 import {
+  base64,
+  checkSelection,
   type CliIo,
+  codeFlag,
   COMMON_HELP,
+  dateFlag,
   defaultIo,
   formatBytes,
   formatTable,
@@ -20,10 +24,12 @@ import {
   noPositionals,
   openTarget,
   parseCli,
+  renderRaw,
   runSubcommand,
   type Subcommand,
   truncate,
   UsageError,
+  utf8Text,
   writeStdoutBytes,
 } from "./cli_io.ts";
 import { bindSources } from "./edge.ts";
@@ -32,7 +38,11 @@ import type { Source } from "./ingest.ts";
 const USAGE = `Usage: main.ts dlq <subcommand> [options]
 
 Dead letters: messages that could not become canonical events, kept with their original bytes
-and forwarded to the centre (dlq.edge.<plant>).
+in the edge buffer and forwarded to the centre (dlq.edge.<plant>).
+
+Given a central config (-c central.yaml), the same subcommands work on the centre's dead letters
+instead: events the orchestrator could not apply, in the JetStream stream DEAD_LETTERS
+(dlq.central.<plant>). See "main.ts dlq --help -c central.yaml".
 
 Subcommands:
   list                                   dead letters, oldest first
@@ -46,8 +56,6 @@ ${COMMON_HELP}
 Run "main.ts dlq <subcommand> --help" for details.
 Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.`;
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
 /** A dead letter id argument: the numeric id or the dead-letter UUID. */
 function parseId(arg: string): number | string {
   if (/^\d+$/.test(arg)) return Number(arg);
@@ -55,14 +63,6 @@ function parseId(arg: string): number | string {
     return arg.toLowerCase();
   }
   throw new UsageError(`"${arg}" is not a dead letter id (a number or a dead-letter UUID)`);
-}
-
-/** Throws a {@linkcode UsageError} unless `code` is a known error code. */
-function checkCode(code: string | undefined): ErrorCode | undefined {
-  if (code === undefined || Object.hasOwn(ERROR_CODES, code)) return code as ErrorCode;
-  throw new UsageError(
-    `--code "${code}" is not an error code (one of ${Object.keys(ERROR_CODES).join(", ")})`,
-  );
 }
 
 /** Every dead letter, page by page (raw bytes included, so never all at once). */
@@ -135,7 +135,7 @@ ${COMMON_HELP}`,
     noPositionals(positionals);
     const limit = intFlag(values.limit, "--limit", { fallback: 50, min: 1 });
     const after = intFlag(values.after, "--after", { fallback: 0, min: 0 });
-    const code = checkCode(values.code);
+    const code = codeFlag(values.code);
     using target = await openTarget(values);
     const rows: DeadLetter[] = [];
     let more = false;
@@ -171,38 +171,6 @@ ${COMMON_HELP}`,
   },
 };
 
-/** `xxd`-style dump: offset, 16 bytes in hex, printable ASCII. */
-function hexDump(bytes: Uint8Array): string {
-  const lines: string[] = [];
-  for (let at = 0; at < bytes.byteLength; at += 16) {
-    const row = [...bytes.subarray(at, at + 16)];
-    const hex = row.map((b) => b.toString(16).padStart(2, "0")).join(" ");
-    const text = row.map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".")).join("");
-    lines.push(`${at.toString(16).padStart(8, "0")}  ${hex.padEnd(47)}  ${text}`);
-  }
-  return lines.join("\n");
-}
-
-/** The bytes as text, or undefined when they are not valid UTF-8. */
-function utf8Text(raw: Uint8Array): string | undefined {
-  try {
-    return utf8.decode(raw);
-  } catch {
-    return undefined;
-  }
-}
-
-/** The raw bytes for reading: pretty JSON, text, or a hex dump, with what it is. */
-function renderRaw(raw: Uint8Array): { kind: string; text: string } {
-  const text = utf8Text(raw);
-  if (text === undefined) return { kind: "not UTF-8, hex dump", text: hexDump(raw) };
-  try {
-    return { kind: "JSON, pretty-printed", text: JSON.stringify(JSON.parse(text), null, 2) };
-  } catch {
-    return { kind: "UTF-8 text", text };
-  }
-}
-
 const show: Subcommand = {
   usage: `Usage: main.ts dlq show <id> [--raw] [options]
 
@@ -230,7 +198,7 @@ ${COMMON_HELP}`,
       const rawText = utf8Text(dl.raw);
       io.out(JSON.stringify({
         ...summary(dl),
-        rawBase64: btoa(Array.from(dl.raw, (b) => String.fromCharCode(b)).join("")),
+        rawBase64: base64(dl.raw),
         ...(rawText === undefined ? {} : { rawText }),
       }));
       return 0;
@@ -334,16 +302,8 @@ ${COMMON_HELP}`,
       all: { type: "boolean" },
       code: { type: "string" },
     });
-    if (values.all && positionals.length > 0) {
-      throw new UsageError("Give dead letter ids or --all, not both");
-    }
-    if (!values.all && positionals.length === 0) {
-      throw new UsageError("Missing dead letter ids (or --all)");
-    }
-    if (values.code !== undefined && !values.all) {
-      throw new UsageError("--code only applies with --all");
-    }
-    const code = checkCode(values.code);
+    checkSelection(positionals, { all: values.all, filters: { "--code": values.code } });
+    const code = codeFlag(values.code);
     positionals.forEach(parseId);
     using target = await openTarget(values, { needConfig: true });
     const config = target.config!;
@@ -385,10 +345,7 @@ function purgeSelector(
   if (values.replayed) {
     return (buffer) => [...allDeadLetters(buffer)].filter((dl) => dl.replayedAt !== null);
   }
-  const cutoff = Date.parse(before!);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(before!) || Number.isNaN(cutoff)) {
-    throw new UsageError(`--forwarded-before "${before}" is not an ISO date (e.g. 2026-03-01)`);
-  }
+  const cutoff = dateFlag(before, "--forwarded-before")!;
   return (buffer) =>
     [...allDeadLetters(buffer)].filter((dl) => dl.forwardedAt !== null && dl.forwardedAt < cutoff);
 }

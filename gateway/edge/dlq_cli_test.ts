@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Buffer, type Intake } from "./buffer.ts";
-import { captureIo } from "./cli_io.ts";
+import { captureIo, configFlag } from "./cli_io.ts";
 import { runDlqCommand } from "./dlq_cli.ts";
 
 const TOPIC = "plant/A/erp/sap/lot/events";
@@ -279,4 +279,14 @@ Deno.test("dlq purge --forwarded-before selects by forwarding time", async () =>
   const mixed = await run("purge", "1", "--replayed", "-c", s.config);
   assert.equal(mixed.code, 2);
   assert.match(mixed.stderr, /exactly one of/);
+});
+
+Deno.test("configFlag finds -c in every spelling, the last one winning, up to --", () => {
+  assert.equal(configFlag(["list", "-c", "a.yaml"]), "a.yaml");
+  assert.equal(configFlag(["list", "--config", "a.yaml", "--json"]), "a.yaml");
+  assert.equal(configFlag(["--config=a.yaml", "show", "1"]), "a.yaml");
+  assert.equal(configFlag(["-ca.yaml"]), "a.yaml");
+  assert.equal(configFlag(["-c", "a.yaml", "-c", "b.yaml"]), "b.yaml");
+  assert.equal(configFlag(["list", "--", "-c", "a.yaml"]), undefined);
+  assert.equal(configFlag(["list", "--code", "invalid_json"]), undefined);
 });

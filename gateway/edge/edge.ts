@@ -1,12 +1,14 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { EdgeConfig } from "../core/edge_config.ts";
 import { errorMessage, PlantgateError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import { bindPlugin } from "../core/plugin_runtime.ts";
 import { checkStreams, connectNats, lotEventsSubject } from "../io/jetstream.ts";
+import { MqttPublisher } from "../io/mqtt_publisher.ts";
 import { MqttSubscriber } from "../io/mqtt_subscriber.ts";
 import { Buffer, type Intake } from "./buffer.ts";
+import { Downlink, ensureDownlinkConsumer } from "./downlink.ts";
 import { DurableCommitter } from "./durable_commit.ts";
 import { EdgeMetrics } from "./edge_metrics.ts";
 import { Forwarder } from "./forwarder.ts";
@@ -55,6 +57,9 @@ export class Edge {
   #subscriber: MqttSubscriber<Intake> | undefined;
   #ingest: Ingest | undefined;
   #forwarder: Forwarder | undefined;
+  #downlink: Downlink | undefined;
+  #commandPublisher: MqttPublisher | undefined;
+  #sources: Source[] = [];
   #nc: NatsConnection | undefined;
   #http: Deno.HttpServer<Deno.NetAddr> | undefined;
   #connecting: Promise<void> | undefined;
@@ -77,6 +82,7 @@ export class Edge {
   async start(): Promise<void> {
     const config = this.#config;
     const sources = await bindSources(config, this.#log);
+    this.#sources = sources;
     this.#buffer = Buffer.open(config.buffer.path, {
       maxBytes: config.buffer.maxBytes,
       dedupeWindowMs: config.buffer.dedupeWindowHours * 3600_000,
@@ -163,6 +169,43 @@ export class Edge {
       metrics: this.metrics,
     });
     if (!this.#stopping) this.#forwarder.start();
+    if (config.downlink.enabled && !this.#stopping) await this.#startDownlink(this.#nc);
+  }
+
+  async #startDownlink(nc: NatsConnection): Promise<void> {
+    const config = this.#config;
+    const log = this.#log.child({ component: "downlink" });
+    try {
+      await ensureDownlinkConsumer(
+        await jetstreamManager(nc),
+        config.plantId,
+        config.downlink.ackWaitSeconds,
+      );
+    } catch (error) {
+      this.metrics.error(
+        this.#log,
+        "stream_not_found",
+        "downlink",
+        `No command consumer: ${errorMessage(error)}`,
+      );
+      return;
+    }
+    this.#commandPublisher = new MqttPublisher({
+      url: config.mqtt.url,
+      clientId: `${config.mqtt.clientId}-downlink`,
+      username: config.mqtt.username,
+      password: config.mqtt.password,
+      timeoutMs: config.downlink.publishTimeoutMs,
+      log,
+    });
+    this.#downlink = new Downlink(jetstream(nc), this.#commandPublisher, {
+      ...config.downlink,
+      plantId: config.plantId,
+      plugins: new Map(this.#sources.map((s) => [s.bound.ctx.system, s.bound])),
+      log,
+      metrics: this.metrics,
+    });
+    if (!this.#stopping) this.#downlink.start();
   }
 
   #maintain(): void {
@@ -252,8 +295,10 @@ export class Edge {
     await this.#subscriber?.stop();
     await closing;
     await this.#forwarder?.stop();
-    await this.#nc?.close();
     await this.#connecting;
+    await this.#downlink?.stop();
+    await this.#commandPublisher?.close();
+    await this.#nc?.close();
     await this.#http?.shutdown();
     this.#buffer?.close();
     this.#log.info("Edge stopped");

@@ -57,4 +57,8 @@ export class EdgeMetrics extends RoleMetrics {
     "Edge receipt to JetStream ack.",
     LATENCY_BUCKETS,
   );
+  readonly commandsDelivered: Counter = this.registry.counter(
+    "plantgate_edge_commands_delivered_total",
+    "Commands from the centre published to the plant broker (PUBACK received), by system.",
+  );
 }

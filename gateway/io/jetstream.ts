@@ -1,7 +1,12 @@
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { type JetStreamManager, jetstreamManager, type StreamConfig } from "@nats-io/jetstream";
+import { connect, headers, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
+import {
+  type JetStreamManager,
+  jetstreamManager,
+  type JsMsg,
+  type StreamConfig,
+} from "@nats-io/jetstream";
 import { backoffDelay } from "../core/backoff.ts";
-import { errorMessage, PlantgateError } from "../core/errors.ts";
+import { type ErrorCode, errorMessage, PlantgateError, type Stage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 
 const SECOND_NS = 1_000_000_000;
@@ -139,4 +144,24 @@ export async function checkStreams(nc: NatsConnection, names: string[]): Promise
       );
     }
   }
+}
+
+/**
+ * Headers of a dead letter made of a JetStream message: stage, code, message (one line, at most
+ * 1,000 characters), the original subject, delivery count and stream sequence.
+ */
+export function deadLetterHeaders(
+  message: JsMsg,
+  stage: Stage,
+  code: ErrorCode,
+  reason: string,
+): MsgHdrs {
+  const h = headers();
+  h.set("Plantgate-Stage", stage);
+  h.set("Plantgate-Code", code);
+  h.set("Plantgate-Message", reason.slice(0, 1000).replaceAll(/[\r\n]/g, " "));
+  h.set("Plantgate-Subject", message.subject);
+  h.set("Plantgate-Deliveries", String(message.info.deliveryCount));
+  h.set("Plantgate-Stream-Seq", String(message.seq));
+  return h;
 }

@@ -34,6 +34,18 @@ export interface TrafficOptions {
   hugeBytes?: number;
   /** First lot/document number (keep plants apart). Default 1. */
   firstNumber?: number;
+  /**
+   * Plants (plantgate ids) this plant ships lots to: mixes in ship operations of lots the plan
+   * created, each to one of them (this plant itself is skipped). Shipment references are
+   * `46` + the 8-digit document number, so plants need apart `firstNumber`s. Default (or
+   * empty): no shipments, and the traffic is exactly what it is without this option.
+   */
+  shipTo?: readonly string[];
+  /**
+   * With `shipTo`: the chance that a document number the lot history left free (the numbers its
+   * new lots took) carries a shipment. Default 0.1 (about 5% of the documents).
+   */
+  shipRatio?: number;
 }
 
 const encoder = new TextEncoder();
@@ -73,10 +85,85 @@ function malformed(
   return { payload: encoder.encode(`[${index}, "not a document"]`), defect: "wrong shape" };
 }
 
+/** Lots the planned history created, with what is left of them after shipments. */
+type Stock = Map<string, { material: string; uom: string; quantity: number }>;
+
+/** Keeps `stock` in step with one operation: new lots in, merged and used-up lots out. */
+function trackStock(stock: Stock, op: LotOperation): void {
+  const add = (lot: string, quantity: number) =>
+    stock.set(lot, { material: op.material, uom: op.uom, quantity });
+  const take = (lot: string, quantity: number) => {
+    const held = stock.get(lot);
+    if (held && (held.quantity -= quantity) < 2) stock.delete(lot);
+  };
+  if (op.kind === "receive" || op.kind === "produce") add(op.lot, op.quantity);
+  else if (op.kind === "split") {
+    for (const child of op.children) {
+      take(op.parent, child.quantity);
+      add(child.lot, child.quantity);
+    }
+  } else if (op.kind === "merge") {
+    for (const parent of op.parents) stock.delete(parent.lot);
+    add(op.child, op.parents.reduce((sum, p) => sum + p.quantity, 0));
+  } else if (op.kind === "consume" || op.kind === "ship") take(op.lot, op.quantity);
+  // Keep the choice among recent lots, as the history does.
+  if (stock.size > 400) stock.delete(stock.keys().next().value!);
+}
+
+/**
+ * The generated history with ship operations mixed in. A shipment takes a document number the
+ * history left free and a time between its neighbours, so numbers and times stay unique and
+ * increasing; it ships part of what is left of a lot the plan created. Its own PRNG leaves the
+ * history untouched.
+ */
+function withShipments(
+  ops: Iterator<LotOperation>,
+  options: TrafficOptions & { shipTo: readonly string[] },
+): () => LotOperation {
+  const targets = options.shipTo.filter((p) => p !== options.context.plantId);
+  if (targets.length === 0) {
+    throw new TypeError(`shipTo names no plant other than "${options.context.plantId}"`);
+  }
+  const random = seededRandom((options.seed ?? 1) * 104_729 + 17);
+  const ratio = options.shipRatio ?? 0.1;
+  const stock: Stock = new Map();
+  let ahead = ops.next().value as LotOperation;
+  let last: LotOperation | undefined;
+  return () => {
+    let op: LotOperation;
+    if (last && ahead.docNo > last.docNo + 1 && stock.size > 0 && random() < ratio) {
+      const lots = [...stock.keys()];
+      const lot = lots[Math.floor(random() * lots.length)];
+      const { material, uom, quantity: left } = stock.get(lot)!;
+      const docNo = last.docNo + 1;
+      const from = last.at.getTime();
+      const whole = Math.floor((from + ahead.at.getTime()) / 2000) * 1000;
+      op = {
+        kind: "ship",
+        docNo,
+        at: new Date(whole > from ? whole : (from + ahead.at.getTime()) / 2),
+        material,
+        uom,
+        lot,
+        quantity: Math.max(1, Math.floor(left * (0.2 + random() * 0.3))),
+        shipment: `46${String(docNo % 100_000_000).padStart(8, "0")}`,
+        toPlant: targets[Math.floor(random() * targets.length)],
+      };
+    } else {
+      op = ahead;
+      ahead = ops.next().value as LotOperation;
+    }
+    trackStock(stock, op);
+    last = op;
+    return op;
+  };
+}
+
 /**
  * Plans a simulated native traffic stream for one plant ERP, without sending it: documents
  * rendered by the plugin's simulator from a generated lot history, with occasional unchanged
- * re-sends of earlier documents and malformed messages. Deterministic for a seed.
+ * re-sends of earlier documents and malformed messages, and, with `shipTo`, shipments of its
+ * lots to other plants. Deterministic for a seed.
  */
 export function planTraffic(options: TrafficOptions): SentMessage[] {
   const { plugin, context } = options;
@@ -84,6 +171,9 @@ export function planTraffic(options: TrafficOptions): SentMessage[] {
   const random = seededRandom((options.seed ?? 1) * 7919);
   const topic = `plant/${context.plantId}/erp/${context.system}/lot/events`;
   const ops = generateOperations({ seed: options.seed ?? 1, firstNumber: options.firstNumber });
+  const nextOp = options.shipTo?.length
+    ? withShipments(ops, { ...options, shipTo: options.shipTo })
+    : () => ops.next().value as LotOperation;
   const sent: SentMessage[] = [];
   const documents: SentMessage[] = [];
   for (let i = 0; i < options.count; i++) {
@@ -97,7 +187,7 @@ export function planTraffic(options: TrafficOptions): SentMessage[] {
       const original = documents[Math.max(0, documents.length - 1 - Math.floor(random() * 50))];
       sent.push({ ...original, kind: "resend" });
     } else {
-      const op = ops.next().value as LotOperation;
+      const op = nextOp();
       const payload = encoder.encode(JSON.stringify(plugin.simulator.render(op, context)));
       const message: SentMessage = { kind: "document", topic, payload, op };
       documents.push(message);

@@ -4,11 +4,20 @@ import {
   type PluginContext,
   PluginError,
   stringAt,
-  toRec20,
 } from "../../gateway/mod.ts";
 import { type Envelope, readEnvelope } from "./envelope.ts";
-import { batchAt, businessDate, defined, type Doc, numberAt, positiveAt } from "./fields.ts";
+import {
+  batchAt,
+  businessDate,
+  defined,
+  type Doc,
+  numberAt,
+  positiveAt,
+  unitAt,
+} from "./fields.ts";
+import { decodeJournal, decodeJournalFailure } from "./journal.ts";
 import type { DynamicsKind, DynamicsOptions } from "./options.ts";
+import { decodeStockReport, isStockReport } from "./stock_report.ts";
 
 /**
  * D365 business events -> canonical lot events: what each kind of event means for lots.
@@ -20,7 +29,7 @@ type Context = PluginContext<DynamicsOptions>;
 
 /** Contract fields of the one-lot events: which D365 fields carry quantity, order and date. */
 interface SimpleSpec {
-  eventType: "LOT_CREATED" | "LOT_RECEIVED" | "LOT_CONSUMED" | "LOT_STAGED";
+  eventType: "LOT_CREATED" | "LOT_RECEIVED" | "LOT_CONSUMED" | "LOT_STAGED" | "LOT_SHIPPED";
   quantity: string;
   correlation: string;
   date: string;
@@ -51,11 +60,37 @@ const SIMPLE: Partial<Record<DynamicsKind, SimpleSpec>> = {
     correlation: "ProductionOrderNumber",
     date: "TransactionDate",
   },
+  "transfer-shipment": {
+    eventType: "LOT_SHIPPED",
+    quantity: "ShippedQuantity",
+    correlation: "TransferOrderNumber",
+    date: "ShipDate",
+  },
 };
 
+/**
+ * Where a transfer order shipment goes: its receiving warehouse, mapped to a plantgate plant by
+ * the plantIds option (default: the warehouse id is the plant id). D365 compares ids without
+ * case, and so does the lookup.
+ */
+function destinationOf(doc: Doc, ctx: Context): { plantId: string } {
+  const warehouse = stringAt(doc, "ReceivingWarehouseId");
+  const key = warehouse.toLowerCase();
+  const mapped = Object.entries(ctx.options.plantIds ?? {}).find(([id]) =>
+    id.toLowerCase() === key
+  );
+  const plantId = mapped?.[1] ?? warehouse;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(plantId)) {
+    throw new PluginError(
+      `field "ReceivingWarehouseId" is warehouse "${warehouse}", which is not a plantgate plant id: map it with the plantIds option`,
+      { field: "ReceivingWarehouseId" },
+    );
+  }
+  return { plantId };
+}
+
 function unitOf(doc: Doc, field: string, ctx: Context): { unit: string; uom: string } {
-  const unit = stringAt(doc, field);
-  return { unit, uom: toRec20(unit, field, ctx.options.unitAliases ?? {}) };
+  return unitAt(doc, field, ctx.options.unitAliases);
 }
 
 /**
@@ -80,6 +115,7 @@ function decodeSimple(env: Envelope, spec: SimpleSpec, ctx: Context): LotEventDr
   const signed = numberAt(doc, fields.quantity);
   const { unit, uom } = unitOf(doc, fields.unit, ctx);
   const postingDate = businessDate(doc, spec.date);
+  const shipped = spec.eventType === "LOT_SHIPPED" ? destinationOf(doc, ctx) : undefined;
   // Nothing happened to the lot (e.g. only scrap reported, or a line closed without quantity).
   if (signed === 0) return [];
   const reversal = signed < 0;
@@ -93,6 +129,7 @@ function decodeSimple(env: Envelope, spec: SimpleSpec, ctx: Context): LotEventDr
     uom,
     parents: [],
     correlationId,
+    ...(shipped && !reversal ? { destination: shipped } : {}),
     version: env.version,
     source: { documentId: env.documentId },
     payload: defined({
@@ -184,11 +221,22 @@ function decodeSplit(env: Envelope, ctx: Context): LotEventDraft[] {
 
 /**
  * D365 F&O business event (standard envelope + the inventory/production contract fields in
- * README.md) -> canonical lot events. Throws a PluginError naming the field it cannot use.
+ * README.md) -> canonical lot events; the on-hand query's response (a stock report) ->
+ * LOT_STOCK_REPORTED. Throws a PluginError naming the field it cannot use.
  */
 export function decodeDynamics(body: unknown, ctx: Context): LotEventDraft[] {
+  if (isStockReport(body)) return decodeStockReport(body, ctx);
   const env = readEnvelope(body, ctx.options);
   const simple = SIMPLE[env.kind];
   if (simple) return decodeSimple(env, simple, ctx);
-  return env.kind === "batch-merge" ? decodeMerge(env, ctx) : decodeSplit(env, ctx);
+  switch (env.kind) {
+    case "batch-merge":
+      return decodeMerge(env, ctx);
+    case "adjustment-journal":
+      return decodeJournal(env, ctx);
+    case "adjustment-journal-failed":
+      return decodeJournalFailure(env, ctx);
+    default:
+      return decodeSplit(env, ctx);
+  }
 }

@@ -4,7 +4,9 @@ import {
   PluginError,
   REC20_UNITS,
 } from "../../gateway/mod.ts";
+import { commandDescription } from "./command_reference.ts";
 import type { CommandOptions } from "./options.ts";
+import { encodeStockRequest } from "./stock_request.ts";
 import { d365UnitSymbol } from "./unit_symbols.ts";
 
 /** One OData request of an encoded command, in the order the bridge must send them. */
@@ -49,12 +51,14 @@ function checkQuantity(command: LotCommand): void {
 
 /**
  * Lot command -> the OData requests that post it in D365 F&O: for CREATE_LOT the batch
- * (`ItemBatches`), then an inventory adjustment journal header and one line with the batch.
- * The bridge sends them in order and copies the header's `JournalNumber` from its response into
- * the line. See README "Commands".
+ * (`ItemBatches`), then an inventory adjustment journal header, whose `Description` names the
+ * command, and one line with the batch. The bridge sends them in order and copies the header's
+ * `JournalNumber` from its response into the line. REPORT_LOTS is a query of the on-hand
+ * entity (`stock_request.ts`). See README "Commands".
  */
 export function encodeDynamics(command: LotCommand, options: CommandOptions = {}): EncodedCommand {
   const { commandType } = command;
+  if (commandType === "REPORT_LOTS") return encodeStockRequest(command, options);
   if (!["CREATE_LOT", "RECEIVE_LOT", "ADJUST_LOT"].includes(commandType)) {
     refuse(`command type "${commandType}" is not supported`, "commandType");
   }
@@ -65,8 +69,10 @@ export function encodeDynamics(command: LotCommand, options: CommandOptions = {}
   const dataAreaId = payloadString(command, "legalEntity") ?? options.legalEntity;
   const siteId = payloadString(command, "siteId") ?? options.siteId;
   const warehouseId = payloadString(command, "warehouseId") ?? options.warehouseId;
-  // Description carries the command id so a bridge can find an earlier try of the same command.
-  const description = `plantgate ${commandType} ${command.commandId}`.slice(0, 60);
+  // The journal description names the command (type, id, correlationId): a bridge finds an
+  // earlier try of the same command by it, and D365's answer about the journal carries it back.
+  const description = commandDescription(command) ??
+    refuse(`commandId "${command.commandId}" does not fit a journal description`, "commandId");
   const requests: ODataRequest[] = [];
   if (commandType === "CREATE_LOT") {
     requests.push({
@@ -76,7 +82,7 @@ export function encodeDynamics(command: LotCommand, options: CommandOptions = {}
         dataAreaId,
         ItemNumber: command.material,
         BatchNumber: command.lotId,
-        BatchDescription: description,
+        BatchDescription: `plantgate ${commandType} ${command.commandId}`.slice(0, 60),
       }),
     });
   }

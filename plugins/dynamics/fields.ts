@@ -1,4 +1,4 @@
-import { isoToUtc, msJsonDateToIso, PluginError, stringAt } from "../../gateway/mod.ts";
+import { isoToUtc, msJsonDateToIso, PluginError, stringAt, toRec20 } from "../../gateway/mod.ts";
 
 /**
  * Typed readers for D365 business event fields: each throws a PluginError naming the field path.
@@ -85,4 +85,14 @@ export function businessDate(doc: Doc, field: string): string | undefined {
 /** The record without its undefined fields. */
 export function defined(record: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
+}
+
+/** A unit symbol field as sent and as its Rec 20 code (site `unitAliases` first). */
+export function unitAt(
+  doc: Doc,
+  field: string,
+  aliases: Readonly<Record<string, string>> = {},
+): { unit: string; uom: string } {
+  const unit = stringAt(doc, field);
+  return { unit, uom: toRec20(unit, field, aliases) };
 }

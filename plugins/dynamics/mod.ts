@@ -1,8 +1,9 @@
 /**
  * Microsoft Dynamics 365 plugin: F&O business events for inventory and production (report as
- * finished, product receipt, picking list, staging, batch merge and split, and their reversals)
- * -> canonical lot events, and lot commands -> inventory adjustment journal requests (OData).
- * See README.md.
+ * finished, product receipt, picking list, staging, batch merge and split, transfer order
+ * shipment, and their reversals; adjustment journals posted or failed, the answers to commands)
+ * -> canonical lot events, and lot commands -> inventory adjustment journal requests (OData);
+ * REPORT_LOTS -> the on-hand query, whose response decodes to LOT_STOCK_REPORTED. See README.md.
  *
  * @module
  */

@@ -2,12 +2,15 @@ import assert from "node:assert/strict";
 import type { CanonicalLotEvent } from "../../gateway/core/canonical_event.ts";
 import { runFixtureDir } from "../../gateway/core/fixtures.ts";
 import {
+  checkAnswerContract,
   checkSimulatorContract,
   contractView,
   expectedEvents,
+  SAMPLE_COMMANDS,
   SAMPLE_OPERATIONS,
 } from "../../gateway/core/plugin_conformance.ts";
 import { bindPlugin, decodeNative } from "../../gateway/core/plugin_runtime.ts";
+import { planTraffic } from "../../gateway/sim/erp_simulator.ts";
 import type { LotCommand, LotOperation, SimulationContext } from "../../gateway/mod.ts";
 import { PluginError } from "../../gateway/mod.ts";
 import dynamics from "./mod.ts";
@@ -203,5 +206,121 @@ Deno.test("commands Dynamics cannot take are refused with command_unsupported", 
       (e) => e instanceof PluginError && e.code === "command_unsupported",
       JSON.stringify(command),
     );
+  }
+});
+
+Deno.test("the journal description names the command: type, id and, when it fits, correlationId", () => {
+  const header = (command: LotCommand) => encode(command).requests.at(-2)!.body;
+  assert.equal(
+    header(COMMAND).Description,
+    "CREATE_LOT 0b5e7a1c-0000-4000-8000-000000000002 P00045121",
+  );
+  const long = { ...COMMAND, correlationId: "PRODUCTION-ORDER-000045121" };
+  assert.equal(header(long).Description, "CREATE_LOT 0b5e7a1c-0000-4000-8000-000000000002");
+  for (const command of SAMPLE_COMMANDS) {
+    const description = String(header({ ...command, plantId: "B" }).Description);
+    assert.ok(description.length <= 60, description);
+    assert.ok(description.includes(command.commandId), description);
+  }
+  assert.throws(
+    () => encode({ ...COMMAND, commandId: "x".repeat(60) }),
+    (e) => e instanceof PluginError && e.code === "command_unsupported" && e.field === "commandId",
+  );
+});
+
+type Ship = Extract<LotOperation, { kind: "ship" }>;
+const SHIP = SAMPLE_OPERATIONS.find((op) => op.kind === "ship") as Ship;
+
+Deno.test("a transfer order shipment ships the batch to the plant of its receiving warehouse", () => {
+  const doc = dynamics.simulator!.render(SHIP, BERLIN) as Record<string, unknown>;
+  assert.equal(doc.BusinessEventId, "ContosoInventTransferShipmentPostedBusinessEvent");
+  const [event] = decodeOk(BERLIN, doc);
+  assert.deepEqual(
+    [event.eventType, event.lotId, event.quantity, event.correlationId, event.destination],
+    ["LOT_SHIPPED", "L000000012", 300, "4600000022", { plantId: "DE20" }],
+  );
+  assert.equal(event.payload?.receivingWarehouseId, "DE20");
+  const mapped = bindPlugin(dynamics, { ...BERLIN, options: { plantIds: { DE20: "hamburg" } } });
+  const outcome = decodeNative(mapped, {
+    topic: "plant/B/erp/dynamics/lot/events",
+    payload: new TextEncoder().encode(JSON.stringify(doc)),
+    observedAt: new Date(),
+  });
+  assert.ok(outcome.ok);
+  assert.deepEqual(outcome.events[0].destination, { plantId: "hamburg" });
+  const missing = { ...doc };
+  delete missing.ReceivingWarehouseId;
+  const refused = decoder(BERLIN)(missing);
+  assert.ok(!refused.ok);
+  assert.equal(refused.field, "ReceivingWarehouseId");
+});
+
+Deno.test("D365 answers each command with its journal's posted or posting-failed event, a REPORT_LOTS with its on-hand rows", () => {
+  checkAnswerContract(dynamics, BERLIN);
+  checkAnswerContract(dynamics, CHICAGO, [
+    {
+      ...SAMPLE_COMMANDS[0],
+      commandId: "0b5e7a1c-0000-4000-8000-000000000021",
+      correlationId: undefined,
+    },
+    {
+      ...SAMPLE_COMMANDS[1],
+      commandId: "0b5e7a1c-0000-4000-8000-000000000022",
+      correlationId: undefined,
+    },
+  ]);
+});
+
+function journalEvent(accept: boolean): Record<string, unknown> {
+  const [, receive] = SAMPLE_COMMANDS;
+  const { body } = dynamics.encode!({ ...receive, plantId: "B" }, bindPlugin(dynamics, BERLIN).ctx);
+  const decision = accept ? { accept } as const : { accept, reason: "Batch number is blocked" };
+  const at = new Date("2026-07-15T09:00:07Z");
+  return dynamics.simulator!.answer!(body, decision, { ...BERLIN, docNo: 801, at }) as Record<
+    string,
+    unknown
+  >;
+}
+
+Deno.test("a failed journal posting is COMMAND_REJECTED for the command its description names", () => {
+  const [event] = decodeOk(BERLIN, journalEvent(false));
+  assert.equal(event.eventType, "COMMAND_REJECTED");
+  assert.equal(event.correlationId, SAMPLE_COMMANDS[1].commandId);
+  assert.equal(event.payload?.reason, "Batch number is blocked");
+  assert.equal(event.payload?.commandType, "RECEIVE_LOT");
+  for (const field of ["JournalDescription", "ErrorMessage"]) {
+    const broken = journalEvent(false);
+    delete broken[field];
+    const outcome = decoder(BERLIN)(broken);
+    assert.ok(!outcome.ok, field);
+    assert.equal(outcome.code, "plugin_invalid_payload");
+    assert.equal(outcome.field, field);
+    assert.match(outcome.message, /missing/);
+  }
+});
+
+Deno.test("a posted journal that no command made is a plain LOT_ADJUSTED", () => {
+  const manual = { ...journalEvent(true), JournalDescription: "Cycle count aisle 4" };
+  const [event] = decodeOk(BERLIN, manual);
+  assert.equal(event.eventType, "LOT_ADJUSTED");
+  assert.equal(event.correlationId, undefined);
+  assert.equal(event.payload?.journalDescription, "Cycle count aisle 4");
+});
+
+Deno.test("planned traffic with shipTo mixes in transfer shipments that decode to their targets", () => {
+  const plan = planTraffic({
+    plugin: dynamics,
+    context: BERLIN,
+    count: 400,
+    seed: 5,
+    shipTo: ["B", "C"],
+    malformedRatio: 0,
+  });
+  const shipped = plan.filter((m) => m.op?.kind === "ship");
+  assert.ok(shipped.length > 0);
+  for (const m of shipped) {
+    const [event] = decodeOk(BERLIN, JSON.parse(new TextDecoder().decode(m.payload)));
+    assert.deepEqual(contractView(event), expectedEvents(m.op!)[0]);
+    assert.deepEqual(event.destination, { plantId: "C" }, "B is the plant itself");
   }
 });

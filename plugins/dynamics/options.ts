@@ -12,7 +12,10 @@ export type DynamicsKind =
   | "picking-list"
   | "staging"
   | "batch-merge"
-  | "batch-split";
+  | "batch-split"
+  | "transfer-shipment"
+  | "adjustment-journal"
+  | "adjustment-journal-failed";
 
 /**
  * How a `BusinessEventId` is recognised: the X++ class name ends in one of these (custom events
@@ -25,6 +28,9 @@ export const BUSINESS_EVENT_SUFFIXES: Readonly<Record<DynamicsKind, string>> = {
   "staging": "ProdMaterialStagedBusinessEvent",
   "batch-merge": "InventBatchMergePostedBusinessEvent",
   "batch-split": "InventBatchSplitPostedBusinessEvent",
+  "transfer-shipment": "InventTransferShipmentPostedBusinessEvent",
+  "adjustment-journal": "InventAdjustmentJournalPostedBusinessEvent",
+  "adjustment-journal-failed": "InventAdjustmentJournalPostingFailedBusinessEvent",
 };
 
 /** Where lot commands go in D365 (see README "Commands"). */
@@ -45,6 +51,11 @@ export interface DynamicsOptions {
   unitAliases?: Record<string, string>;
   /** Exact `BusinessEventId`s -> kind, for class names without a standard ending. Default `{}`. */
   businessEvents?: Record<string, DynamicsKind>;
+  /**
+   * Receiving warehouses (`ReceivingWarehouseId` of a transfer order) -> plantgate plant ids, e.g.
+   * `{ "21": "hamburg" }`: where a shipment goes. Default `{}`: the warehouse id is the plant id.
+   */
+  plantIds?: Record<string, string>;
   /** Downlink settings. Default `{}`. */
   commands?: CommandOptions;
 }
@@ -61,6 +72,19 @@ export const OPTIONS_SCHEMA: Record<string, unknown> = {
       default: {},
       description: "BusinessEventId -> kind for custom events whose class names do not end in " +
         'a standard suffix, e.g. { "FabrikamProdOutputBusinessEvent": "report-as-finished" }.',
+    },
+    plantIds: {
+      type: "object",
+      propertyNames: { minLength: 1, maxLength: 10 },
+      additionalProperties: {
+        type: "string",
+        minLength: 1,
+        maxLength: 64,
+        pattern: "^[A-Za-z0-9_-]+$",
+      },
+      default: {},
+      description: "Receiving warehouse of a transfer order -> plantgate plant id; " +
+        "default: the warehouse id itself.",
     },
     commands: {
       type: "object",

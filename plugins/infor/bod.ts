@@ -34,12 +34,35 @@ const VERBS = [
   "Update",
 ];
 
-/** actionCode values and what they do to the decoded events. */
-const ACTIONS: Record<string, "add" | "replace" | "delete"> = {
-  add: "add",
-  change: "replace",
-  replace: "replace",
-  delete: "delete",
+/**
+ * What a BOD's actionCode does: to the document (Sync), or to the command it answers
+ * (Acknowledge, Show).
+ */
+export type BodAction = "add" | "replace" | "delete" | "accepted" | "rejected";
+
+/**
+ * The verbs decoded, where each keeps its actionCode, and what the codes mean: Sync publishes a
+ * fact of the system of record; Acknowledge answers a Process BOD (plantgate's commands); Show
+ * answers a Get BOD (plantgate's stock reports), accepting unless it says otherwise.
+ */
+const VERB_ACTIONS: Record<
+  string,
+  { criteria: [string, string]; fallback?: string; codes: Record<string, BodAction> }
+> = {
+  Sync: {
+    criteria: ["ActionCriteria", "ActionExpression"],
+    fallback: "Add",
+    codes: { add: "add", change: "replace", replace: "replace", delete: "delete" },
+  },
+  Acknowledge: {
+    criteria: ["ResponseCriteria", "ResponseExpression"],
+    codes: { accepted: "accepted", modified: "accepted", rejected: "rejected" },
+  },
+  Show: {
+    criteria: ["ResponseCriteria", "ResponseExpression"],
+    fallback: "Accepted",
+    codes: { accepted: "accepted", modified: "accepted", rejected: "rejected" },
+  },
 };
 
 /** The envelope of one BOD. */
@@ -58,8 +81,11 @@ export interface Bod {
   timestamp: string;
   /** `actionCode` as sent (`Add` when the BOD has none). */
   actionCode: string;
-  /** What the actionCode does: add, replace (correction) or delete (reversal). */
-  action: "add" | "replace" | "delete";
+  /**
+   * What the actionCode does: add, replace (correction) or delete (reversal) for a Sync;
+   * accepted or rejected for an Acknowledge or a Show.
+   */
+  action: BodAction;
   /** `variationID` from the BODID: the document's sequence counter, used as event `version`. */
   variationId?: number;
   /** Native details for the audit payload (undefined values left out). */
@@ -240,19 +266,31 @@ function splitRoot(doc: Record<string, unknown>): { root: string; verb: string; 
   return { root, verb, noun: root.slice(verb.length) };
 }
 
-function actionOf(verbElement: unknown, path: string): { actionCode: string; at: string } {
-  const found = walk(verbElement, path, ["ActionCriteria", "ActionExpression"]);
+/**
+ * The verb's actionCode. A Sync without one adds (`Add`); an Acknowledge must say whether it
+ * accepts or rejects.
+ */
+function actionOf(
+  verbElement: unknown,
+  path: string,
+  { criteria, fallback }: { criteria: [string, string]; fallback?: string },
+): { actionCode: string; at: string } {
+  const found = walk(verbElement, path, criteria);
   let expression = found.value;
   let at = found.path;
   if (Array.isArray(expression)) {
     expression = expression[0];
     at = `${at}[0]`;
   }
-  if (expression === undefined || expression === null || expression === "") {
-    return { actionCode: "Add", at: `${at}.@actionCode` };
+  const field = `${at}.@actionCode`;
+  const code = expression === undefined || expression === null || expression === ""
+    ? undefined
+    : textOf(objectAt(expression, at)["@actionCode"], field);
+  if (code !== undefined) return { actionCode: code, at: field };
+  if (fallback === undefined) {
+    throw new PluginError(`field "${field}" is missing`, { field });
   }
-  const code = objectAt(expression, at)["@actionCode"];
-  return { actionCode: textOf(code, `${at}.@actionCode`) ?? "Add", at: `${at}.@actionCode` };
+  return { actionCode: fallback, at: field };
 }
 
 /**
@@ -263,9 +301,10 @@ function actionOf(verbElement: unknown, path: string): { actionCode: string; at:
 export function readBod(body: unknown, timeZone: string): Bod {
   const doc = objectAt(stripNamespaces(body), "(document)");
   const { root, verb, noun } = splitRoot(doc);
-  if (verb !== "Sync") {
+  const verbActions = Object.hasOwn(VERB_ACTIONS, verb) ? VERB_ACTIONS[verb] : undefined;
+  if (!verbActions) {
     throw new PluginError(
-      `verb "${verb}" of "${root}" is not mapped: lot events come as Sync BODs from the system of record`,
+      `verb "${verb}" of "${root}" is not mapped: lot events come as Sync BODs from the system of record, answers to commands as Acknowledge BODs, stock reports as Show BODs`,
       { field: "(root)", code: "plugin_unsupported" },
     );
   }
@@ -285,13 +324,15 @@ export function readBod(body: unknown, timeZone: string): Bod {
       : dataArea[verb],
     verbPath,
   );
-  const { actionCode, at } = actionOf(verbElement, verbPath);
-  const action = Object.hasOwn(ACTIONS, actionCode.toLowerCase())
-    ? ACTIONS[actionCode.toLowerCase()]
+  const { actionCode, at } = actionOf(verbElement, verbPath, verbActions);
+  const { codes } = verbActions;
+  const action = Object.hasOwn(codes, actionCode.toLowerCase())
+    ? codes[actionCode.toLowerCase()]
     : undefined;
   if (!action) {
+    const known = Object.keys(codes).map((c) => c[0].toUpperCase() + c.slice(1)).join(", ");
     throw new PluginError(
-      `actionCode "${actionCode}" is not mapped (supported: Add, Change, Replace, Delete)`,
+      `actionCode "${actionCode}" is not mapped (supported for ${verb}: ${known})`,
       { field: at, code: "plugin_unsupported" },
     );
   }

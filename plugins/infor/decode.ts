@@ -1,7 +1,9 @@
 import { type LotEventDraft, type PluginContext, PluginError } from "../../gateway/mod.ts";
+import { decodeAcknowledge } from "./acknowledge.ts";
 import { type Bod, elements, readBod } from "./bod.ts";
 import { type Mapped, type NounResult, NOUNS } from "./nouns.ts";
 import type { InforOptions } from "./options.ts";
+import { decodeStockReport } from "./stock_report.ts";
 
 function draft(
   m: Mapped,
@@ -23,6 +25,7 @@ function draft(
     uom: line.uom,
     parents: reversal ? [] : m.parents,
     ...(m.correlationId ? { correlationId: m.correlationId } : {}),
+    ...(m.destination && !reversal ? { destination: m.destination } : {}),
     ...(bod.variationId !== undefined ? { version: bod.variationId } : {}),
     source: { documentId: `${doc.documentId}/${line.lineNumber}` },
     payload: {
@@ -36,11 +39,14 @@ function draft(
 }
 
 /**
- * An ION BOD rendered as JSON -> canonical lot events. See plugins/infor/README.md for the
- * accepted shapes and the noun/verb/actionCode mapping.
+ * An ION BOD rendered as JSON -> canonical lot events: Sync BODs report lot movements,
+ * Acknowledge BODs answer plantgate's commands, ShowInventoryBalance its stock reports. See plugins/infor/README.md for the accepted
+ * shapes and the noun/verb/actionCode mapping.
  */
 export function decodeInfor(body: unknown, ctx: PluginContext<InforOptions>): LotEventDraft[] {
   const bod = readBod(body, ctx.timeZone);
+  if (bod.verb === "Acknowledge") return decodeAcknowledge(bod, ctx);
+  if (bod.verb === "Show") return decodeStockReport(bod, ctx);
   const read = Object.hasOwn(NOUNS, bod.noun) ? NOUNS[bod.noun] : undefined;
   if (!read) {
     throw new PluginError(

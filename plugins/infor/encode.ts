@@ -7,8 +7,8 @@ import {
 } from "../../gateway/mod.ts";
 import type { InforOptions } from "./options.ts";
 
-/** Which noun carries which command, and whether its quantity may be negative. */
-const NOUNS: Record<LotCommand["commandType"], { noun: string; signed: boolean }> = {
+/** Which noun carries which posting command, and whether its quantity may be negative. */
+const NOUNS: Record<string, { noun: string; signed: boolean }> = {
   RECEIVE_LOT: { noun: "ReceiveDelivery", signed: false },
   CREATE_LOT: { noun: "InventoryAdjustment", signed: false },
   ADJUST_LOT: { noun: "InventoryAdjustment", signed: true },
@@ -23,7 +23,7 @@ function check(command: LotCommand): { noun: string } {
   if (!target) {
     refuse(
       `command type "${command.commandType}" cannot be sent to Infor (supported: ${
-        Object.keys(NOUNS).join(", ")
+        [...Object.keys(NOUNS), "REPORT_LOTS"].join(", ")
       })`,
       "commandType",
     );
@@ -42,6 +42,9 @@ function line(command: LotCommand, noun: string): Record<string, unknown> {
   const quantity = { "@unitCode": command.uom, "#text": String(command.quantity) };
   const order = command.commandType === "CREATE_LOT" && command.correlationId;
   const po = command.commandType === "RECEIVE_LOT" && command.correlationId;
+  // An adjustment's correlationId (a transfer's shipment, for the centre's compensations) goes
+  // in a DocumentReference that is not an order, so the posted adjustment carries it back.
+  const reference = command.commandType === "ADJUST_LOT" && command.correlationId;
   return {
     LineNumber: "1",
     Item: { ItemID: { ID: command.material } },
@@ -51,46 +54,81 @@ function line(command: LotCommand, noun: string): Record<string, unknown> {
       ? { DocumentReference: { "@type": "ProductionOrder", DocumentID: { ID: order } } }
       : {}),
     ...(po ? { PurchaseOrderReference: { DocumentID: { ID: po } } } : {}),
+    ...(reference
+      ? { DocumentReference: { "@type": "Reference", DocumentID: { ID: reference } } }
+      : {}),
+  };
+}
+
+/** The ApplicationArea and verb element of a BOD plantgate sends; its document id is the command id. */
+function envelope(command: LotCommand, ctx: PluginContext<InforOptions>, bod: BodName) {
+  const { tenant = ctx.plantId, accountingEntity = "", locationId = "" } = ctx.options;
+  return {
+    "@xmlns": "http://schema.infor.com/InforOAGIS/2",
+    "@releaseID": "9.2",
+    ApplicationArea: {
+      Sender: {
+        LogicalID: ctx.options.logicalId ?? `lid://plantgate.${ctx.plantId.toLowerCase()}`,
+        ComponentID: "plantgate",
+        ConfirmationCode: "OnError",
+      },
+      CreationDateTime: command.issuedAt,
+      BODID: `infor-nid:${tenant}:${accountingEntity}:${locationId}:${command.commandId}:1` +
+        `?${bod.noun}&verb=${bod.verb}&variationID=1`,
+    },
+    verb: {
+      TenantID: tenant,
+      ...(accountingEntity ? { AccountingEntityID: accountingEntity } : {}),
+      ...(locationId ? { LocationID: locationId } : {}),
+    },
+  };
+}
+
+interface BodName {
+  verb: "Process" | "Get";
+  noun: string;
+}
+
+/**
+ * REPORT_LOTS -> GetInventoryBalance: the noun instance is the selection (OAGIS field-based
+ * selection), naming the item and lot unless the command says "*". Infor answers with a
+ * ShowInventoryBalance whose OriginalApplicationArea carries this BODID, so the command id.
+ */
+function encodeReport(command: LotCommand, ctx: PluginContext<InforOptions>): EncodedCommand {
+  for (const field of ["lotId", "material"] as const) {
+    if (!command[field]) refuse(`REPORT_LOTS needs a ${field} ("*" for all)`, field);
+  }
+  const { verb, ...bod } = envelope(command, ctx, { verb: "Get", noun: "InventoryBalance" });
+  const selection = {
+    ...(command.material !== "*" ? { Item: { ItemID: { ID: command.material } } } : {}),
+    ...(command.lotId !== "*" ? { Lot: { LotIDs: { ID: command.lotId } } } : {}),
+  };
+  return {
+    body: { GetInventoryBalance: { ...bod, DataArea: { Get: verb, InventoryBalance: selection } } },
   };
 }
 
 /**
- * A lot command -> a Process BOD for the plant's Infor system: RECEIVE_LOT as
- * ProcessReceiveDelivery, CREATE_LOT and ADJUST_LOT as ProcessInventoryAdjustment. The document
- * id is the command id and the BODID is derived from it (revision 1, variationID 1), so a
- * redelivered command yields the same BOD and Infor can recognise the duplicate.
+ * A lot command -> a BOD for the plant's Infor system: RECEIVE_LOT as ProcessReceiveDelivery,
+ * CREATE_LOT and ADJUST_LOT as ProcessInventoryAdjustment, REPORT_LOTS as GetInventoryBalance.
+ * The document id is the command id and the BODID is derived from it (revision 1, variationID
+ * 1), so a redelivered command yields the same BOD and Infor can recognise the duplicate.
  */
 export function encodeInfor(command: LotCommand, ctx: PluginContext<InforOptions>): EncodedCommand {
+  if (command.commandType === "REPORT_LOTS") return encodeReport(command, ctx);
   const { noun } = check(command);
-  const { tenant = ctx.plantId, accountingEntity = "", locationId = "" } = ctx.options;
-  const documentId = command.commandId;
+  const { verb, ...bod } = envelope(command, ctx, { verb: "Process", noun });
   const reasonCode = command.payload?.reasonCode;
   const note = ["plantgate", command.commandType, command.correlationId].filter(Boolean).join(" ");
   return {
     body: {
       [`Process${noun}`]: {
-        "@xmlns": "http://schema.infor.com/InforOAGIS/2",
-        "@releaseID": "9.2",
-        ApplicationArea: {
-          Sender: {
-            LogicalID: ctx.options.logicalId ?? `lid://plantgate.${ctx.plantId.toLowerCase()}`,
-            ComponentID: "plantgate",
-            ConfirmationCode: "OnError",
-          },
-          CreationDateTime: command.issuedAt,
-          BODID: `infor-nid:${tenant}:${accountingEntity}:${locationId}:${documentId}:1` +
-            `?${noun}&verb=Process&variationID=1`,
-        },
+        ...bod,
         DataArea: {
-          Process: {
-            TenantID: tenant,
-            ...(accountingEntity ? { AccountingEntityID: accountingEntity } : {}),
-            ...(locationId ? { LocationID: locationId } : {}),
-            ActionCriteria: { ActionExpression: { "@actionCode": "Add" } },
-          },
+          Process: { ...verb, ActionCriteria: { ActionExpression: { "@actionCode": "Add" } } },
           [noun]: {
             [`${noun}Header`]: {
-              DocumentID: { ID: documentId },
+              DocumentID: { ID: command.commandId },
               DocumentDateTime: command.issuedAt,
               ...(typeof reasonCode === "string" ? { ReasonCode: reasonCode } : {}),
               Note: note,

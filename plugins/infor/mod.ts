@@ -1,7 +1,8 @@
 /**
  * Infor plugin: ION BODs from M3, LN or CloudSuite Industrial (Sync InventoryAdjustment,
- * ReceiveDelivery, MoveInventory, rendered as JSON by an ION-to-MQTT bridge) -> canonical lot
- * events, and lot commands -> Process BODs. See README.md for the mapping.
+ * ReceiveDelivery, MoveInventory, Shipment, Acknowledge answers to commands and
+ * ShowInventoryBalance stock reports, rendered as JSON by an ION-to-MQTT bridge) -> canonical lot
+ * events, and lot commands -> Process BODs (REPORT_LOTS -> GetInventoryBalance). See README.md.
  *
  * @module
  */
@@ -18,7 +19,7 @@ export default definePlugin<InforOptions>({
   name: "infor",
   version: "1.0.0",
   description:
-    "Infor M3/LN/CSI ION BODs as JSON (Sync InventoryAdjustment, ReceiveDelivery, MoveInventory)",
+    "Infor M3/LN/CSI ION BODs as JSON (Sync InventoryAdjustment, ReceiveDelivery, MoveInventory, Shipment; Acknowledge; Show InventoryBalance)",
   optionsSchema: INFOR_OPTIONS_SCHEMA,
   decode: (message, ctx) => decodeInfor(message.body, ctx),
   encode: (command, ctx) => encodeInfor(command, ctx),

@@ -1,13 +1,16 @@
 import assert from "node:assert/strict";
 import { type Fixture, runFixtureDir } from "../../gateway/core/fixtures.ts";
 import {
+  checkAnswerContract,
   checkSimulatorContract,
   contractView,
   expectedEvents,
+  SAMPLE_COMMANDS,
   SAMPLE_OPERATIONS,
 } from "../../gateway/core/plugin_conformance.ts";
 import { bindPlugin, decodeNative } from "../../gateway/core/plugin_runtime.ts";
-import { type LotCommand, PluginError } from "../../gateway/mod.ts";
+import { planTraffic } from "../../gateway/sim/erp_simulator.ts";
+import { type LotCommand, type LotOperation, PluginError } from "../../gateway/mod.ts";
 import infor from "./mod.ts";
 import { MALFORMED_KINDS } from "./simulator.ts";
 
@@ -56,7 +59,7 @@ Deno.test("two documents in one BOD give distinct event ids even for the same lo
 
 Deno.test("each simulated operation kind decodes to the events simulation.ts contracts", () => {
   const kinds = new Set(SAMPLE_OPERATIONS.map((op) => op.kind));
-  assert.equal(kinds.size, 7, "the sample covers every LotOperation kind");
+  assert.equal(kinds.size, 8, "the sample covers every LotOperation kind");
   for (const op of SAMPLE_OPERATIONS) {
     const got = events(infor.simulator!.render(op, context)).map(contractView);
     assert.deepEqual(got, expectedEvents(op), `${op.kind} (docNo ${op.docNo})`);
@@ -173,5 +176,124 @@ Deno.test("Infor refuses commands it cannot express with command_unsupported", (
       () => infor.encode!(bad, bound.ctx),
       (e) => e instanceof PluginError && e.code === "command_unsupported",
     );
+  }
+});
+
+type Ship = Extract<LotOperation, { kind: "ship" }>;
+const SHIP = SAMPLE_OPERATIONS.find((op) => op.kind === "ship") as Ship;
+type Obj = Record<string, unknown>;
+
+/** The object at a dotted path of a BOD the test built. */
+function node(doc: unknown, path: string): Obj {
+  return path.split(".").reduce((o, key) => (o as Obj)[key], doc) as Obj;
+}
+
+Deno.test("a Sync Shipment ships each lot to the plant of its ship-to location", () => {
+  const bod = infor.simulator!.render(SHIP, context) as Obj;
+  const [event] = events(bod);
+  assert.deepEqual(
+    [event.eventType, event.lotId, event.quantity, event.correlationId, event.destination],
+    ["LOT_SHIPPED", "L000000012", 300, "4600000022", { plantId: "DE20" }],
+  );
+  assert.equal(event.payload?.shipTo, "DE20");
+  const mapped = bindPlugin(infor, { ...context, options: { plantIds: { DE20: "hamburg" } } });
+  const outcome = decodeNative(mapped, {
+    topic: "plant/C/erp/infor/lot/events",
+    payload: new TextEncoder().encode(JSON.stringify(bod)),
+    observedAt: new Date(),
+  });
+  assert.ok(outcome.ok);
+  assert.deepEqual(outcome.events[0].destination, { plantId: "hamburg" });
+  delete node(bod, "SyncShipment.DataArea.Shipment.ShipmentHeader").ShipToParty;
+  const refused = decode(bod);
+  assert.ok(!refused.ok);
+  assert.equal(
+    refused.field,
+    "SyncShipment.DataArea.Shipment.ShipmentHeader.ShipToParty.Location.ID",
+  );
+});
+
+Deno.test("ADJUST_LOT carries its correlationId as a DocumentReference the posting echoes", () => {
+  const [, , compensate] = SAMPLE_COMMANDS;
+  const { body } = infor.encode!({ ...compensate, plantId: "C" }, bound.ctx) as {
+    body: ProcessBod;
+  };
+  const bod = body.ProcessInventoryAdjustment;
+  assert.match(bod.ApplicationArea.BODID, new RegExp(`:${compensate.commandId}:1\\?`));
+  const line = bod.DataArea.InventoryAdjustment.InventoryAdjustmentLine;
+  assert.deepEqual(line.DocumentReference, {
+    "@type": "Reference",
+    DocumentID: { ID: "4600000022" },
+  });
+});
+
+Deno.test("LN answers each Process BOD with the Sync of the posted document or a rejecting Acknowledge, each Get with a Show", () => {
+  checkAnswerContract(infor, context);
+  checkAnswerContract(infor, { ...context, timeZone: "America/Chicago" }, [
+    {
+      ...SAMPLE_COMMANDS[1],
+      commandId: "0b5e7a1c-0000-4000-8000-000000000022",
+      correlationId: undefined,
+    },
+  ]);
+});
+
+function acknowledge(accept: boolean): Obj {
+  const [, receive] = SAMPLE_COMMANDS;
+  const { body } = infor.encode!({ ...receive, plantId: "C" }, bound.ctx);
+  const decision = accept ? { accept } as const : { accept, reason: "Lot is on hold" };
+  const at = new Date("2026-07-15T09:00:07Z");
+  return infor.simulator!.answer!(body, decision, { ...context, docNo: 801, at }) as Obj;
+}
+
+Deno.test("a rejecting Acknowledge names the command by its original BODID and says why", () => {
+  const bod = acknowledge(false);
+  const bodId = node(bod, "AcknowledgeReceiveDelivery.ApplicationArea").BODID;
+  assert.match(String(bodId), /verb=Acknowledge.*sequence=1$/);
+  const [event] = events(bod);
+  assert.equal(event.eventType, "COMMAND_REJECTED");
+  assert.equal(event.correlationId, SAMPLE_COMMANDS[1].commandId);
+  assert.equal(event.payload?.reason, "Lot is on hold");
+  assert.equal(event.payload?.reasonCode, "ERR");
+  const accepted = acknowledge(false);
+  const criteria = "AcknowledgeReceiveDelivery.DataArea.Acknowledge.ResponseCriteria";
+  node(accepted, `${criteria}.ResponseExpression`)["@actionCode"] = "Accepted";
+  assert.deepEqual(events(accepted), [], "an accepted Process is reported by its Sync");
+});
+
+Deno.test("an Acknowledge without its original BODID or its reason is refused naming the field", () => {
+  const path = "AcknowledgeReceiveDelivery.DataArea.Acknowledge";
+  const noOriginal = acknowledge(false);
+  delete node(noOriginal, path).OriginalApplicationArea;
+  const noReason = acknowledge(false);
+  delete node(noReason, `${path}.ResponseCriteria.ChangeStatus`).Reason;
+  for (
+    const [bod, field] of [
+      [noOriginal, `${path}.OriginalApplicationArea.BODID`],
+      [noReason, `${path}.ResponseCriteria.ChangeStatus.Reason`],
+    ] as const
+  ) {
+    const outcome = decode(bod);
+    assert.ok(!outcome.ok, field);
+    assert.equal(outcome.code, "plugin_invalid_payload");
+    assert.equal(outcome.field, field);
+    assert.match(outcome.message, /missing/);
+  }
+});
+
+Deno.test("planned traffic with shipTo mixes in Shipments that decode to their targets", () => {
+  const plan = planTraffic({
+    plugin: infor,
+    context,
+    count: 400,
+    seed: 5,
+    shipTo: ["B", "C", "DE20"],
+    malformedRatio: 0,
+  });
+  const shipped = plan.filter((m) => m.op?.kind === "ship");
+  assert.ok(shipped.length > 0);
+  for (const m of shipped) {
+    const [event] = events(JSON.parse(new TextDecoder().decode(m.payload)));
+    assert.deepEqual(contractView(event), expectedEvents(m.op!)[0]);
   }
 });

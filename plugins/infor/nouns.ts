@@ -1,167 +1,31 @@
-import { type LotEventDraft, type ParentLot, PluginError } from "../../gateway/mod.ts";
-import { defined, elements, quantityOf, requiredTextAt, textAt, textOf, walk } from "./bod.ts";
-import type { InforOptions } from "./options.ts";
-
 /**
- * The lot-bearing nouns: how the lines of an InventoryAdjustment, ReceiveDelivery or MoveInventory
- * become lot events (before the BOD's actionCode is applied).
+ * The lot-bearing nouns: how the lines of an InventoryAdjustment, ReceiveDelivery, MoveInventory
+ * or Shipment become lot events (before the BOD's actionCode is applied).
  *
  * @module
  */
+import { PluginError } from "../../gateway/mod.ts";
+import { defined, elements, textAt, walk } from "./bod.ts";
+import {
+  type Line,
+  type Mapped,
+  type NounReader,
+  type NounResult,
+  orderOf,
+  readHeader,
+  readLine,
+  simple,
+} from "./noun_lines.ts";
+import type { InforOptions } from "./options.ts";
 
-/** `DocumentReference/@type` values that mean a production order. */
-const ORDER_TYPES = new Set(["ProductionOrder", "ManufacturingOrder", "WorkOrder", "Job"]);
-
-/** One lot-carrying line of a noun. */
-export interface Line {
-  index: number;
-  path: string;
-  lineNumber: string;
-  material: string;
-  lot: string;
-  /** Signed, as sent (issues are negative). */
-  quantity: number;
-  uom: string;
-  audit: Record<string, unknown>;
-}
-
-/** An event before the actionCode is applied. */
-export interface Mapped {
-  eventType: LotEventDraft["eventType"];
-  /** The line the event is keyed on (id, document id, lot, material, unit). */
-  line: Line;
-  quantity: number;
-  parents: ParentLot[];
-  correlationId?: string;
-  audit: Record<string, unknown>;
-}
-
-/** What a noun instance maps to. */
-export interface NounResult {
-  documentId: string;
-  cancelled: boolean;
-  mapped: Mapped[];
-  audit: Record<string, unknown>;
-}
-
-/** Reads one noun instance (`path` names it in errors). */
-export type NounReader = (
-  noun: Record<string, unknown>,
-  path: string,
-  options: InforOptions,
-) => NounResult;
-
-function simple(
-  eventType: Mapped["eventType"],
-  line: Line,
-  quantity: number,
-  correlationId?: string,
-  audit: Record<string, unknown> = {},
-): Mapped {
-  return {
-    eventType,
-    line,
-    quantity,
-    parents: [],
-    ...(correlationId ? { correlationId } : {}),
-    audit,
-  };
-}
-
-/** `ItemInstance/Lot/LotIDs/ID` (or `Lot/LotIDs/ID`); LotIDs may repeat, the first is the lot. */
-function lotIdsOf(node: Record<string, unknown>, path: string): string[] {
-  const under = node.ItemInstance !== undefined ? ["ItemInstance", "Lot"] : ["Lot"];
-  const found = walk(node, path, [...under, "LotIDs"]);
-  if (found.value === undefined || found.value === null) return [];
-  const list = Array.isArray(found.value) ? found.value : [found.value];
-  return list.flatMap((ids, i) => {
-    const at = Array.isArray(found.value) ? `${found.path}[${i}]` : found.path;
-    const id = textAt(ids, at, ["ID"]);
-    return id === undefined ? [] : [id];
-  });
-}
-
-function readLine(
-  node: Record<string, unknown>,
-  path: string,
-  index: number,
-  quantityKey: string,
-  options: InforOptions,
-): Line {
-  const lineNumber = textOf(node.LineNumber, `${path}.LineNumber`) ?? String(index + 1);
-  const material = requiredTextAt(node, path, ["Item", "ItemID", "ID"]);
-  const lotIds = lotIdsOf(node, path);
-  const lot = lotIds[0];
-  if (lot === undefined) {
-    const field = `${path}.ItemInstance.Lot.LotIDs.ID`;
-    throw new PluginError(`field "${field}" is missing: every line must name its lot`, { field });
-  }
-  const { quantity, uom, unitCode } = quantityOf(
-    node,
-    quantityKey,
-    path,
-    options.unitAliases ?? {},
-  );
-  return {
-    index,
-    path,
-    lineNumber,
-    material,
-    lot,
-    quantity,
-    uom,
-    audit: defined({
-      lineNumber,
-      warehouse: textAt(node, path, ["WarehouseLocation", "ID"]),
-      reasonCode: textAt(node, path, ["ReasonCode"]),
-      nativeQuantity: quantity,
-      unitCode,
-      otherLotIds: lotIds.length > 1 ? lotIds.slice(1) : undefined,
-    }),
-  };
-}
-
-/** A production-order reference: `ProductionOrderReference`, or a typed `DocumentReference`. */
-function orderOf(
-  record: Record<string, unknown>,
-  path: string,
-): { id: string; type: string } | undefined {
-  const direct = textAt(record, path, ["ProductionOrderReference", "DocumentID", "ID"]);
-  if (direct) return { id: direct, type: "ProductionOrder" };
-  if (record.DocumentReference === undefined || record.DocumentReference === null) return;
-  for (const { node, path: at } of elements(record, "DocumentReference", path)) {
-    const type = textOf(node["@type"], `${at}.@type`);
-    if (type && ORDER_TYPES.has(type)) {
-      return { id: requiredTextAt(node, at, ["DocumentID", "ID"]), type };
-    }
-  }
-}
-
-function readHeader(noun: Record<string, unknown>, path: string, key: string) {
-  const headerPath = `${path}.${key}`;
-  const header = elements(noun, key, path)[0].node;
-  const documentId = requiredTextAt(header, headerPath, ["DocumentID", "ID"]);
-  const status = textAt(header, headerPath, ["Status", "Code"]);
-  return {
-    header,
-    headerPath,
-    documentId,
-    cancelled: status !== undefined && /^cancel/i.test(status),
-    audit: defined({
-      documentId,
-      documentDateTime: textAt(header, headerPath, ["DocumentDateTime"]),
-      status,
-      reasonCode: textAt(header, headerPath, ["ReasonCode"]),
-    }),
-  };
-}
+export type { Mapped, NounResult } from "./noun_lines.ts";
 
 /** Lines without a production order: 1 issue + n receipts = split, n issues + 1 receipt = merge. */
 function transfers(lines: Line[], path: string): Mapped[] {
   const issues = lines.filter((l) => l.quantity < 0);
   const receipts = lines.filter((l) => l.quantity > 0);
   if (issues.length === 0 || receipts.length === 0) {
-    return lines.map((l) => simple("LOT_ADJUSTED", l, l.quantity));
+    return lines.map((l) => simple("LOT_ADJUSTED", l, l.quantity, l.reference));
   }
   if (issues.length === 1) {
     const parent = issues[0];
@@ -286,6 +150,49 @@ function moveInventory(
   return { documentId: head.documentId, cancelled: head.cancelled, mapped, audit: head.audit };
 }
 
+/** A plantgate plant id for an Infor location: the plantIds option, else the id itself. */
+function destinationOf(location: string, options: InforOptions, field: string) {
+  const plantId = options.plantIds?.[location] ?? location;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(plantId)) {
+    throw new PluginError(
+      `field "${field}" is location "${location}", which is not a plantgate plant id: map it with the plantIds option`,
+      { field },
+    );
+  }
+  return { plantId };
+}
+
+/**
+ * Shipment: each shipped lot leaves for the ship-to location (`ShipToParty/Location/ID`, else
+ * `ShipToParty/PartyIDs/ID`); the shipment's DocumentID is its reference.
+ */
+function shipment(noun: Record<string, unknown>, path: string, options: InforOptions): NounResult {
+  const head = readHeader(noun, path, "ShipmentHeader");
+  const shipTo = walk(head.header, head.headerPath, ["ShipToParty"]);
+  const location = textAt(shipTo.value, shipTo.path, ["Location", "ID"]) ??
+    textAt(shipTo.value, shipTo.path, ["PartyIDs", "ID"]);
+  const field = `${shipTo.path}.Location.ID`;
+  if (location === undefined) {
+    throw new PluginError(`field "${field}" is missing: a shipment must say where it goes`, {
+      field,
+    });
+  }
+  const destination = destinationOf(location, options, field);
+  const shipFrom = textAt(head.header, head.headerPath, ["ShipFromParty", "Location", "ID"]);
+  const mapped = elements(noun, "ShipmentItem", path).map((e, i) => {
+    const line = readLine(e.node, e.path, i, "ShippedQuantity", options);
+    if (line.quantity <= 0) {
+      const at = `${e.path}.ShippedQuantity`;
+      throw new PluginError(`field "${at}" is ${line.quantity}: a shipped quantity is positive`, {
+        field: at,
+      });
+    }
+    const audit = defined({ shipFrom, shipTo: location });
+    return { ...simple("LOT_SHIPPED", line, line.quantity, head.documentId, audit), destination };
+  });
+  return { documentId: head.documentId, cancelled: head.cancelled, mapped, audit: head.audit };
+}
+
 /** ProductionOrder BODs carry order status, not lot movements (output comes as adjustments). */
 function productionOrder(): NounResult {
   return { documentId: "", cancelled: false, mapped: [], audit: {} };
@@ -296,5 +203,6 @@ export const NOUNS: Record<string, NounReader> = {
   InventoryAdjustment: inventoryAdjustment,
   ReceiveDelivery: receiveDelivery,
   MoveInventory: moveInventory,
+  Shipment: shipment,
   ProductionOrder: productionOrder,
 };

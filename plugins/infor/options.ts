@@ -12,6 +12,11 @@ export interface InforOptions {
   unitAliases: Record<string, string>;
   /** Warehouse locations that are production staging areas: a MoveInventory there is LOT_STAGED. */
   stagingLocations: string[];
+  /**
+   * Ship-to locations of a Shipment (`ShipToParty/Location/ID`: the receiving site or warehouse)
+   * -> plantgate plant ids: where a shipment goes. Default `{}`: the location id is the plant id.
+   */
+  plantIds: Record<string, string>;
   /** Encode: tenant in the BODID. Default: the plant id. */
   tenant?: string;
   /** Encode: accounting entity in the BODID and the verb element. */
@@ -35,6 +40,19 @@ export const INFOR_OPTIONS_SCHEMA: Record<string, unknown> = {
       description:
         "Warehouse locations that are production staging areas: a MoveInventory line to one " +
         "of them is LOT_STAGED even without a production-order reference.",
+    },
+    plantIds: {
+      type: "object",
+      propertyNames: { minLength: 1 },
+      additionalProperties: {
+        type: "string",
+        minLength: 1,
+        maxLength: 64,
+        pattern: "^[A-Za-z0-9_-]+$",
+      },
+      default: {},
+      description: "Ship-to location of a Shipment -> plantgate plant id; " +
+        "default: the location id itself.",
     },
     tenant: {
       type: "string",

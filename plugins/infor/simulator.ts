@@ -1,17 +1,8 @@
 import type { ErpSimulator, LotOperation, SimulationContext } from "../../gateway/mod.ts";
-
-/** The tenant and accounting entity the simulated LN system publishes under. */
-const TENANT = "ACME_PRD";
-const ENTITY = "100";
+import { answer } from "./answer.ts";
+import { type Document, ENTITY, envelope } from "./bod_render.ts";
 
 type Original = Exclude<LotOperation, { kind: "reverse" }>;
-
-/** One noun instance of a simulated BOD. */
-interface Document {
-  noun: string;
-  documentId: string;
-  body: Record<string, unknown>;
-}
 
 /** XML-to-JSON bridges give one element as an object and several as an array. */
 function one<T>(items: T[]): T | T[] {
@@ -99,11 +90,38 @@ function move(op: Extract<Original, { kind: "stage" }>, ctx: SimulationContext):
   };
 }
 
-/** The document an operation is in LN: a receipt, an adjustment or a move. */
+/**
+ * A shipment to another plant (a transfer order's warehouse shipment): the shipment id is the
+ * reference; the simulated site's ship-to locations are the plantgate plant ids (the plantIds
+ * option's default).
+ */
+function shipment(op: Extract<Original, { kind: "ship" }>, ctx: SimulationContext): Document {
+  return {
+    noun: "Shipment",
+    documentId: op.shipment,
+    body: {
+      ShipmentHeader: header(op, ctx, op.shipment, {
+        ShipFromParty: { Location: { ID: ctx.plantId } },
+        ShipToParty: { Location: { ID: op.toPlant } },
+      }),
+      ShipmentItem: {
+        LineNumber: "1",
+        Item: { ItemID: { ID: op.material } },
+        ShippedQuantity: { "@unitCode": op.uom, "#text": String(op.quantity) },
+        ItemInstance: { Lot: { LotIDs: { ID: op.lot } } },
+        WarehouseLocation: { ID: "FG01" },
+      },
+    },
+  };
+}
+
+/** The document an operation is in LN: a receipt, an adjustment, a move or a shipment. */
 function document(op: Original, ctx: SimulationContext): Document {
   switch (op.kind) {
     case "receive":
       return receipt(op, ctx);
+    case "ship":
+      return shipment(op, ctx);
     case "stage":
       return move(op, ctx);
     case "produce":
@@ -135,40 +153,6 @@ function document(op: Original, ctx: SimulationContext): Document {
       ]);
     }
   }
-}
-
-function envelope(
-  doc: Document,
-  ctx: SimulationContext,
-  bod: { at: Date; actionCode: string; revision: number; variationId: number },
-): Record<string, unknown> {
-  const bodId = `infor-nid:${TENANT}:${ENTITY}:${ctx.plantId}:${doc.documentId}:${bod.revision}` +
-    `?${doc.noun}&verb=Sync&variationID=${bod.variationId}`;
-  return {
-    [`Sync${doc.noun}`]: {
-      "@xmlns": "http://schema.infor.com/InforOAGIS/2",
-      "@releaseID": "9.2",
-      "@versionID": "2.14.0",
-      ApplicationArea: {
-        Sender: {
-          LogicalID: `lid://infor.ln.${ctx.plantId.toLowerCase()}`,
-          ComponentID: "erp",
-          ConfirmationCode: "OnError",
-        },
-        CreationDateTime: bod.at.toISOString(),
-        BODID: bodId,
-      },
-      DataArea: {
-        Sync: {
-          TenantID: TENANT,
-          AccountingEntityID: ENTITY,
-          LocationID: ctx.plantId,
-          ActionCriteria: { ActionExpression: { "@actionCode": bod.actionCode } },
-        },
-        [doc.noun]: doc.body,
-      },
-    },
-  };
 }
 
 /**
@@ -254,8 +238,13 @@ const MALFORMED: ((ctx: SimulationContext) => unknown)[] = [
 /** Number of distinct malformed kinds (`malformed` picks one by `pick`). */
 export const MALFORMED_KINDS = MALFORMED.length;
 
-/** The Infor simulator: Sync BODs of an LN system as an ION-to-MQTT bridge republishes them. */
+/**
+ * The Infor simulator: Sync BODs of an LN system as an ION-to-MQTT bridge republishes them, and
+ * LN's answers to plantgate's Process BODs (the Sync of the posted document, or an Acknowledge
+ * that rejects it) and to its GetInventoryBalance (a ShowInventoryBalance of the stock it holds).
+ */
 export const inforSimulator: ErpSimulator = {
   render,
   malformed: (pick, ctx) => MALFORMED[Math.floor(pick * MALFORMED.length) % MALFORMED.length](ctx),
+  answer,
 };

@@ -5,23 +5,37 @@ import {
   PluginError,
 } from "../../gateway/mod.ts";
 import { type DocumentFacts, documentFacts } from "./document.ts";
-import { type GoodsMovementIdoc, locateIdocs, pathOf, text } from "./idoc.ts";
-import { type Line, readLine, REVERSALS, type Settings, settingsOf } from "./line.ts";
+import { type GoodsMovementIdoc, locateIdocs, pathOf, required, text } from "./idoc.ts";
+import {
+  type Line,
+  readLine,
+  REVERSALS,
+  type Settings,
+  settingsOf,
+  SHIPMENTS,
+  UNREFERENCED,
+} from "./line.ts";
 import type { SapOptions } from "./options.ts";
+import { decodeRejection, isRejected } from "./rejection.ts";
+import { decodeStockReport, isStockReport } from "./stock_report.ts";
 
 /**
- * SAP goods movements (IDoc WMMBXY or MBGMCR rendered as JSON) -> canonical lot event drafts.
- * Mapping and key choices: plugins/sap/README.md.
+ * SAP goods movements (IDoc WMMBXY or MBGMCR rendered as JSON) -> canonical lot event drafts;
+ * an inbound MBGMCR that SAP could not post (status 51) -> COMMAND_REJECTED; the RMCPAMRP job
+ * of a REPORT_LOTS -> its stock report. Mapping and key choices: plugins/sap/README.md.
  */
 export function decodeSap(body: unknown, ctx: PluginContext<SapOptions>): LotEventDraft[] {
+  if (isStockReport(body)) return decodeStockReport(body, ctx);
   const settings = settingsOf(ctx);
-  return locateIdocs(body).flatMap((idoc) =>
-    idoc.testRun ? [] : decodeIdoc(idoc, { ctx, settings, facts: documentFacts(idoc, ctx) })
-  );
+  return locateIdocs(body).flatMap((idoc) => {
+    if (idoc.testRun) return [];
+    const scope = { ctx, settings, facts: documentFacts(idoc, ctx) };
+    return isRejected(idoc) ? decodeRejection(idoc, scope) : decodeIdoc(idoc, scope);
+  });
 }
 
 /** What the events of one IDoc are built with. */
-interface Scope {
+export interface Scope {
   ctx: PluginContext<SapOptions>;
   settings: Settings;
   facts: DocumentFacts;
@@ -43,6 +57,12 @@ function decodeIdoc(idoc: GoodsMovementIdoc, scope: Scope): LotEventDraft[] {
       event(type, type === "LOT_CREATED" ? line.order : line.purchaseOrder);
     } else if (line.moveType === "261") {
       event("LOT_CONSUMED", line.order);
+    } else if (SHIPMENTS.has(line.moveType)) {
+      slots.push(shipment(line, scope));
+    } else if (line.moveType in UNREFERENCED) {
+      const { eventType, sign } = UNREFERENCED[line.moveType];
+      const correlationId = line.order ?? scope.facts.billOfLading;
+      slots.push(draft(line, scope, { eventType, correlationId, quantity: sign * line.quantity }));
     } else if (line.moveType in REVERSALS) {
       if (reversesEvent(line, scope.settings)) slots.push(reversal(line, scope));
     } else if (changesLot(line)) {
@@ -74,6 +94,41 @@ function receiptType(line: Line): "LOT_CREATED" | "LOT_RECEIVED" {
       "(AUFNR, KZBEW F) nor a purchase order (EBELN, KZBEW B)",
     { field: path },
   );
+}
+
+/**
+ * A goods issue for a stock transport order ships the lot to the receiving plant (UMWRK), mapped
+ * to a plantgate plant by the plantIds option; the order (EBELN) is the shipment's reference.
+ */
+function shipment(line: Line, scope: Scope): LotEventDraft {
+  if (!line.purchaseOrder) {
+    const path = pathOf(line.view, "EBELN");
+    throw new PluginError(
+      `goods issue ${line.moveType} "${line.documentId}" names no stock transport order: field "${path}" is missing`,
+      { field: path },
+    );
+  }
+  const code = required(line.view, "UMWRK");
+  return {
+    ...draft(line, scope, { eventType: "LOT_SHIPPED", correlationId: line.purchaseOrder }),
+    destination: destinationOf(code, scope.settings.plantIds, pathOf(line.view, "UMWRK")),
+  };
+}
+
+/** The plantgate plant for an SAP plant code: the plantIds option, else the code itself. */
+function destinationOf(
+  code: string,
+  plantIds: Readonly<Record<string, string>>,
+  field: string,
+): { plantId: string } {
+  const plantId = plantIds[code] ?? plantIds[code.toUpperCase()] ?? code;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(plantId)) {
+    throw new PluginError(
+      `field "${field}" is plant "${code}", which is not a plantgate plant id: map it with the plantIds option`,
+      { field },
+    );
+  }
+  return { plantId };
 }
 
 function changesLot(line: Line): boolean {
@@ -188,7 +243,7 @@ function reversal(line: Line, scope: Scope): LotEventDraft {
   ].filter(Boolean).join("/");
   return draft(line, scope, {
     eventType: "LOT_REVERSED",
-    correlationId: line.order ?? line.purchaseOrder,
+    correlationId: line.order ?? line.purchaseOrder ?? scope.facts.billOfLading,
     ...(changed
       ? {
         lotId: line.receivingBatch,

@@ -10,6 +10,8 @@ export interface DocumentFacts {
   version?: number;
   /** Control record and header fields for the audit payload. */
   payload: Record<string, unknown>;
+  /** Bill of lading (FRBNR): the external reference of movements that name no order. */
+  billOfLading?: string;
 }
 
 const CONTROL_AUDIT = ["DOCNUM", "IDOCTYP", "MESTYP", "SNDPRN", "CREDAT", "CRETIM"];
@@ -23,9 +25,11 @@ export function documentFacts(
   const version = docnumVersion(controlText(idoc.control, "DOCNUM"));
   const idocAudit = pick(CONTROL_AUDIT, (key) => controlText(idoc.control, key));
   const headerAudit = auditFields(idoc.header, HEADER_FIELDS);
+  const billOfLading = text(idoc.header, "FRBNR");
   return {
     timestamp,
     ...(version !== undefined ? { version } : {}),
+    ...(billOfLading !== undefined ? { billOfLading } : {}),
     payload: {
       ...(Object.keys(idocAudit).length ? { idoc: idocAudit } : {}),
       ...(Object.keys(headerAudit).length ? { header: headerAudit } : {}),
@@ -96,7 +100,8 @@ function docnumVersion(docnum: string | undefined): number | undefined {
   return Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }
 
-function serverTimeZone(ctx: PluginContext<SapOptions>): string {
+/** The zone of the SAP server clock: the `serverTimeZone` option, else the plant's. */
+export function serverTimeZone(ctx: PluginContext<SapOptions>): string {
   const zone = ctx.options?.serverTimeZone;
   if (zone === undefined) return ctx.timeZone;
   try {
@@ -109,7 +114,8 @@ function serverTimeZone(ctx: PluginContext<SapOptions>): string {
   return zone;
 }
 
-function controlText(control: Record<string, unknown> | undefined, key: string) {
+/** A control or status record field as trimmed text; `undefined` when absent or empty. */
+export function controlText(control: Record<string, unknown> | undefined, key: string) {
   const value = control?.[key];
   if (typeof value === "number" && Number.isFinite(value)) return String(value);
   return typeof value === "string" && value.trim() !== "" ? value.trim() : undefined;
@@ -119,7 +125,7 @@ function controlText(control: Record<string, unknown> | undefined, key: string) 
  * `sapDateTimeToIso` with stricter checks: the time field is named in its own errors, and a day
  * the month does not have (20250230) is refused instead of rolling over into the next month.
  */
-function sapInstant(
+export function sapInstant(
   date: string,
   time: string | undefined,
   { timeZone, datePath, timePath = datePath }: {

@@ -7,6 +7,7 @@ import {
 } from "../../gateway/mod.ts";
 import type { SapOptions } from "./options.ts";
 import { sapLocal, sapUnit } from "./sap_format.ts";
+import { encodeStockRequest } from "./stock_request.ts";
 
 /** Movement type, GM_CODE (T158G) and item fields of one command. */
 interface Movement {
@@ -33,9 +34,11 @@ function pad(value: string, width: number): string {
 
 /**
  * Which goods movement posts a command: a receipt against the order or purchase order named by
- * `correlationId` (101), else a receipt without reference (501); a downward ADJUST_LOT is a
- * withdrawal for scrapping (551). Inventory differences (701/702) cannot be posted through
- * BAPI_GOODSMVT_CREATE: SAP reserves them for physical inventory.
+ * `correlationId` (101), else a receipt without production order (521, CREATE_LOT) or without
+ * purchase order (501, RECEIVE_LOT); ADJUST_LOT is a withdrawal for scrapping (551) down and its
+ * cancellation (552) up. Inventory differences (701/702) cannot be posted through
+ * BAPI_GOODSMVT_CREATE: SAP reserves them for physical inventory. Each command type thus has its
+ * own movement types, so the posting SAP reports back decodes to the event the command asked for.
  */
 function movementFor(command: LotCommand, costCenter: string | undefined): Movement {
   const reference = command.correlationId?.trim();
@@ -43,7 +46,7 @@ function movementFor(command: LotCommand, costCenter: string | undefined): Movem
     case "CREATE_LOT":
       return reference
         ? { moveType: "101", gmCode: "02", fields: { ORDERID: pad(reference, 12), MVT_IND: "F" } }
-        : { moveType: "501", gmCode: "05", fields: {} };
+        : { moveType: "521", gmCode: "05", fields: {} };
     case "RECEIVE_LOT":
       return reference
         ? {
@@ -57,21 +60,20 @@ function movementFor(command: LotCommand, costCenter: string | undefined): Movem
         }
         : { moveType: "501", gmCode: "05", fields: {} };
     case "ADJUST_LOT": {
-      if (command.quantity > 0) return { moveType: "501", gmCode: "05", fields: {} };
       const reason = payloadText(command, "reasonCode");
       return {
-        moveType: "551",
+        moveType: command.quantity > 0 ? "552" : "551",
         gmCode: "03",
         fields: {
           ...(costCenter ? { COSTCENTER: pad(costCenter, 10) } : {}),
-          ...(reason ? { MOVE_REAS: pad(reason, 4) } : {}),
+          ...(reason && /^\d{1,4}$/.test(reason) ? { MOVE_REAS: pad(reason, 4) } : {}),
         },
       };
     }
     default:
       return refuse(
         `command type "${command.commandType}" is not supported ` +
-          "(CREATE_LOT, RECEIVE_LOT, ADJUST_LOT)",
+          "(CREATE_LOT, RECEIVE_LOT, ADJUST_LOT, REPORT_LOTS)",
         "commandType",
       );
   }
@@ -103,11 +105,25 @@ function check(command: LotCommand): void {
 }
 
 /**
+ * The command's reference for movements that have no order or purchase order field for it
+ * (521, 501, 551, 552): the bill of lading (MKPF-FRBNR, 16 characters), which SAP copies into
+ * the material document, so the posting it reports back carries it.
+ */
+function billOfLading(command: LotCommand, movement: Movement): Record<string, string> {
+  const reference = command.correlationId?.trim();
+  const referenced = "ORDERID" in movement.fields || "PO_NUMBER" in movement.fields;
+  return reference && !referenced && reference.length <= 16 ? { BILL_OF_LADING: reference } : {};
+}
+
+/**
  * A lot command -> a BAPI_GOODSMVT_CREATE request (JSON, BAPI parameter names) for the plant's
- * RFC bridge. Dates are the plant's local date; REF_DOC_NO and ITEM_TEXT carry the command id
- * so the bridge can find an earlier post of the same command (MKPF-XBLNR) before posting again.
+ * RFC bridge. Dates are the plant's local date. REF_DOC_NO (MKPF-XBLNR) carries the command id
+ * in 16 characters so the bridge can find an earlier post of the same command before posting
+ * again; ITEM_TEXT (MSEG-SGTXT) carries it whole, so SAP's answer (the posted document, or the
+ * IDoc it could not post) names the command.
  */
 export function encodeSap(command: LotCommand, ctx: PluginContext<SapOptions>): EncodedCommand {
+  if (command.commandType === "REPORT_LOTS") return encodeStockRequest(command, ctx);
   const defaults = ctx.options?.commands ?? {};
   const movement = movementFor(command, payloadText(command, "costCenter") ?? defaults.costCenter);
   check(command);
@@ -138,6 +154,7 @@ export function encodeSap(command: LotCommand, ctx: PluginContext<SapOptions>): 
           DOC_DATE: day,
           REF_DOC_NO: command.commandId.replaceAll("-", "").slice(0, 16).toUpperCase(),
           HEADER_TXT: `plantgate ${command.commandType}`.slice(0, 25),
+          ...billOfLading(command, movement),
         },
         GOODSMVT_CODE: { GM_CODE: movement.gmCode },
         GOODSMVT_ITEM: [item],

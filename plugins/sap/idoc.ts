@@ -43,6 +43,7 @@ export const ITEM_FIELDS = [
   "SJAHR",
   "SMBLP",
   "GRUND",
+  "SGTXT",
   "HSDAT",
   "VFDAT",
   "XAUTO",
@@ -57,6 +58,7 @@ export const HEADER_FIELDS = [
   "USNAM",
   "TCODE",
   "XBLNR",
+  "FRBNR",
   "BKTXT",
 ] as const;
 
@@ -125,6 +127,7 @@ const MBGMCR_ITEM: KeyMap = {
   SJAHR: ["REF_DOC_YR"],
   SMBLP: ["REF_DOC_IT"],
   GRUND: ["MOVE_REAS"],
+  SGTXT: ["ITEM_TEXT"],
   HSDAT: ["PROD_DATE"],
   VFDAT: ["EXPIRYDATE"],
 };
@@ -134,6 +137,7 @@ const MBGMCR_HEADER: KeyMap = {
   BLDAT: ["DOC_DATE"],
   USNAM: ["PR_UNAME"],
   XBLNR: ["REF_DOC_NO"],
+  FRBNR: ["BILL_OF_LADING"],
   BKTXT: ["HEADER_TXT"],
 };
 
@@ -162,13 +166,15 @@ export interface GoodsMovementIdoc {
   items: View[];
   /** MBGMCR `TESTRUN = X`: a simulation that posted nothing. */
   testRun: boolean;
+  /** Status records (`EDI_DS40`) a bridge passes on with an inbound IDoc, oldest first. */
+  statusRecords: { record: Record<string, unknown>; path: string }[];
 }
 
 /**
  * Some bridges lower-case the whole IDoc; field names are matched case-insensitively. Parts
  * already in upper case are returned as they are (the common case costs no copy).
  */
-function upperKeys(value: unknown): unknown {
+export function upperKeys(value: unknown): unknown {
   if (typeof value !== "object" || value === null) return value;
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined;
@@ -220,8 +226,11 @@ function readIdoc(idoc: Record<string, unknown>, prefix: string): GoodsMovementI
   const control = idoc.EDI_DC40 === undefined
     ? undefined
     : objectAt(idoc.EDI_DC40, `${prefix}EDI_DC40`);
-  if ("E1MBXYH" in idoc) return { ...readWmmbxy(idoc, prefix), control };
-  if ("E1MBGMCR" in idoc) return { ...readMbgmcr(idoc, prefix), control };
+  const ds = idoc.EDI_DS40;
+  const statusRecords = ds === undefined ? [] : listAt(ds, `${prefix}EDI_DS40`)
+    .map((record, i) => ({ record, path: itemPath(ds, `${prefix}EDI_DS40`, i) }));
+  if ("E1MBXYH" in idoc) return { ...readWmmbxy(idoc, prefix), control, statusRecords };
+  if ("E1MBGMCR" in idoc) return { ...readMbgmcr(idoc, prefix), control, statusRecords };
   const type = [control?.IDOCTYP, control?.MESTYP].filter((v) => typeof v === "string");
   throw new PluginError(
     `not an SAP goods movement: expected a WMMBXY (E1MBXYH) or MBGMCR (E1MBGMCR) IDoc, got ${

@@ -17,16 +17,46 @@ export const REVERSALS: Readonly<Record<string, string>> = {
   "262": "261",
   "310": "309",
   "312": "311",
+  "352": "351",
+  "502": "501",
+  "522": "521",
+  "642": "641",
+};
+
+/** Goods issues for a stock transport order: the lot leaves for the receiving plant (UMWRK). */
+export const SHIPMENTS: ReadonlySet<string> = new Set(["351", "641"]);
+
+/**
+ * Receipts and issues that name no order: what they mean for the lot and the sign of the
+ * quantity. 552 (scrapping cancelled) puts stock back, so it is an adjustment up, not a
+ * reversal of an event.
+ */
+export const UNREFERENCED: Readonly<
+  Record<string, { eventType: "LOT_RECEIVED" | "LOT_CREATED" | "LOT_ADJUSTED"; sign: 1 | -1 }>
+> = {
+  "501": { eventType: "LOT_RECEIVED", sign: 1 },
+  "521": { eventType: "LOT_CREATED", sign: 1 },
+  "551": { eventType: "LOT_ADJUSTED", sign: -1 },
+  "552": { eventType: "LOT_ADJUSTED", sign: 1 },
 };
 
 /** Movement types with a lot meaning; anything else is `plugin_unsupported` unless ignored. */
-const MAPPED = new Set(["101", "261", "309", "311", ...Object.keys(REVERSALS)]);
+const MAPPED = new Set([
+  "101",
+  "261",
+  "309",
+  "311",
+  ...SHIPMENTS,
+  ...Object.keys(UNREFERENCED),
+  ...Object.keys(REVERSALS),
+]);
 
 /** Options as decode uses them, defaults applied. */
 export interface Settings {
   aliases: Readonly<Record<string, string>>;
   staging: ReadonlySet<string>;
   ignore: ReadonlySet<string>;
+  plantIds: Readonly<Record<string, string>>;
 }
 
 /** One goods-movement item, read and normalized. */
@@ -57,6 +87,7 @@ export function settingsOf(ctx: PluginContext<SapOptions>): Settings {
     aliases: options.unitAliases ?? {},
     staging: new Set(options.stagingStorageLocations ?? []),
     ignore: new Set(options.ignoreMovementTypes ?? []),
+    plantIds: options.plantIds ?? {},
   };
 }
 

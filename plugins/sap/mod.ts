@@ -1,6 +1,8 @@
 /**
- * SAP plugin: goods movements (IDoc WMMBXY and MBGMCR rendered as JSON) -> canonical lot
- * events, and lot commands -> BAPI_GOODSMVT_CREATE requests. Mapping, keys and time handling:
+ * SAP plugin: goods movements (IDoc WMMBXY and MBGMCR rendered as JSON, stock transport orders
+ * included) -> canonical lot events, an MBGMCR SAP could not post (status 51) -> the command's
+ * rejection, and lot commands -> BAPI_GOODSMVT_CREATE requests; REPORT_LOTS -> a run of report
+ * RMCPAMRP, whose LOISTD01 IDocs decode to the stock report. Mapping, keys and time handling:
  * README.md.
  *
  * @module

@@ -2,12 +2,15 @@ import assert from "node:assert/strict";
 import type { CanonicalLotEvent } from "../../gateway/core/canonical_event.ts";
 import { runFixtureDir } from "../../gateway/core/fixtures.ts";
 import {
+  checkAnswerContract,
   checkSimulatorContract,
   contractView,
   expectedEvents,
+  SAMPLE_COMMANDS,
   SAMPLE_OPERATIONS,
 } from "../../gateway/core/plugin_conformance.ts";
 import { bindPlugin, decodeNative } from "../../gateway/core/plugin_runtime.ts";
+import { planTraffic } from "../../gateway/sim/erp_simulator.ts";
 import type { LotCommand, LotOperation, SimulationContext } from "../../gateway/mod.ts";
 import { PluginError } from "../../gateway/mod.ts";
 import sap from "./mod.ts";
@@ -17,6 +20,7 @@ const BERLIN: SimulationContext = { plantId: "DE10", system: "sap", timeZone: "E
 const CHICAGO: SimulationContext = { plantId: "US30", system: "p41", timeZone: "America/Chicago" };
 
 type Stage = Extract<LotOperation, { kind: "stage" }>;
+type Ship = Extract<LotOperation, { kind: "ship" }>;
 
 /** The shared sample operations, the same kinds in count and volume units, and more reversals. */
 const OPERATIONS: LotOperation[] = [
@@ -155,14 +159,14 @@ function encode(command: LotCommand, options: Record<string, unknown> = {}): Bap
   return sap.encode!(command, ctx).body as Bapi;
 }
 
-Deno.test("CREATE_LOT is a 501 receipt, or a 101 against the production order it names", () => {
+Deno.test("CREATE_LOT is a 521 receipt without order, or a 101 against the production order", () => {
   const plain = encode(COMMAND).BAPI_GOODSMVT_CREATE;
   assert.equal(plain.GOODSMVT_CODE.GM_CODE, "05");
   assert.deepEqual(plain.GOODSMVT_ITEM, [{
     MATERIAL: "000000000000100200",
     PLANT: "DE10",
     BATCH: "L000000042",
-    MOVE_TYPE: "501",
+    MOVE_TYPE: "521",
     ENTRY_QNT: "250.000",
     ENTRY_UOM: "KG",
     ENTRY_UOM_ISO: "KGM",
@@ -175,6 +179,7 @@ Deno.test("CREATE_LOT is a 501 receipt, or a 101 against the production order it
   assert.equal(order.GOODSMVT_ITEM[0].MOVE_TYPE, "101");
   assert.equal(order.GOODSMVT_ITEM[0].ORDERID, "000001000123");
   assert.equal(order.GOODSMVT_ITEM[0].MVT_IND, "F");
+  assert.equal("BILL_OF_LADING" in order.GOODSMVT_HEADER, false, "the order is the reference");
 });
 
 Deno.test("RECEIVE_LOT with a purchase order is a 101 against it in the site unit spelling", () => {
@@ -191,9 +196,16 @@ Deno.test("RECEIVE_LOT with a purchase order is a 101 against it in the site uni
   assert.equal(body.plantgate.correlationId, "4500000011");
 });
 
-Deno.test("ADJUST_LOT posts a 501 up or a 551 scrapping down, charged to the cost center", () => {
-  const up = encode({ ...COMMAND, commandType: "ADJUST_LOT", quantity: 2.5 });
-  assert.equal(up.BAPI_GOODSMVT_CREATE.GOODSMVT_ITEM[0].MOVE_TYPE, "501");
+Deno.test("ADJUST_LOT posts a 551 scrapping down or its cancellation 552 up, charged to the cost center", () => {
+  const up = encode(
+    { ...COMMAND, commandType: "ADJUST_LOT", quantity: 2.5, correlationId: "4600000022" },
+    { commands: { costCenter: "4711" } },
+  ).BAPI_GOODSMVT_CREATE;
+  assert.deepEqual(
+    [up.GOODSMVT_ITEM[0].MOVE_TYPE, up.GOODSMVT_ITEM[0].COSTCENTER, up.GOODSMVT_CODE.GM_CODE],
+    ["552", "0000004711", "03"],
+  );
+  assert.equal(up.GOODSMVT_HEADER.BILL_OF_LADING, "4600000022", "the reference SAP echoes");
   const down = encode(
     { ...COMMAND, commandType: "ADJUST_LOT", quantity: -2.5, payload: { reasonCode: "1" } },
     { commands: { costCenter: "4711" } },
@@ -204,6 +216,30 @@ Deno.test("ADJUST_LOT posts a 501 up or a 551 scrapping down, charged to the cos
     ["551", "2.500", "0000004711", "0001"],
   );
   assert.equal(down.BAPI_GOODSMVT_CREATE.GOODSMVT_CODE.GM_CODE, "03");
+  const named = encode({
+    ...COMMAND,
+    commandType: "ADJUST_LOT",
+    quantity: -1,
+    payload: { reasonCode: "TRANSFER_FAILED" },
+  });
+  assert.equal(
+    "MOVE_REAS" in named.BAPI_GOODSMVT_CREATE.GOODSMVT_ITEM[0],
+    false,
+    "GRUND is numeric: a reason name is not sent",
+  );
+});
+
+Deno.test("encode names the command in ITEM_TEXT whole and in REF_DOC_NO in 16 characters", () => {
+  for (const command of SAMPLE_COMMANDS) {
+    const body = encode({ ...command, plantId: "DE10" });
+    const [item] = body.BAPI_GOODSMVT_CREATE.GOODSMVT_ITEM;
+    assert.equal(item.ITEM_TEXT, command.commandId, command.commandType);
+    assert.equal(
+      body.BAPI_GOODSMVT_CREATE.GOODSMVT_HEADER.REF_DOC_NO,
+      command.commandId.replaceAll("-", "").slice(0, 16).toUpperCase(),
+    );
+    assert.equal(body.plantgate.commandId, command.commandId);
+  }
 });
 
 Deno.test("commands SAP cannot post are refused as command_unsupported, naming the field", () => {
@@ -218,4 +254,132 @@ Deno.test("commands SAP cannot post are refused as command_unsupported, naming t
   refused({ ...COMMAND, lotId: "L0000000042X" }, "lotId");
   refused({ ...COMMAND, uom: "KG" }, "uom");
   refused({ ...COMMAND, plantId: "PLANT-A", payload: { plant: "PLANT-A" } }, "plant");
+});
+
+const SHIP = SAMPLE_OPERATIONS.find((op) => op.kind === "ship") as Ship;
+
+Deno.test("a 351 goods issue for a stock transport order ships the lot to its receiving plant", () => {
+  const doc = sap.simulator!.render(SHIP, BERLIN);
+  const [event] = decodeOk(BERLIN, doc);
+  assert.deepEqual(
+    [event.eventType, event.lotId, event.quantity, event.correlationId, event.destination],
+    ["LOT_SHIPPED", "L000000012", 300, "4600000022", { plantId: "DE20" }],
+  );
+  const [item] = event.payload?.items as Record<string, string>[];
+  assert.deepEqual([item.BWART, item.UMWRK, item.EBELN], ["351", "DE20", "4600000022"]);
+  const mapped = bindPlugin(sap, { ...BERLIN, options: { plantIds: { DE20: "hamburg" } } });
+  const outcome = decodeNative(mapped, {
+    topic: "plant/DE10/erp/sap/lot/events",
+    payload: new TextEncoder().encode(JSON.stringify(doc)),
+    observedAt: new Date(),
+  });
+  assert.ok(outcome.ok);
+  assert.deepEqual(outcome.events[0].destination, { plantId: "hamburg" }, "the plantIds option");
+  assert.equal(outcome.events[0].eventId, event.eventId, "the mapping does not change the id");
+});
+
+Deno.test("plantIds must map SAP plant codes to plantgate plant ids", () => {
+  assert.throws(() => bindPlugin(sap, { ...BERLIN, options: { plantIds: { DE20: "ham burg" } } }));
+  assert.throws(() => bindPlugin(sap, { ...BERLIN, options: { plantIds: { HAMBURG: "h" } } }));
+});
+
+Deno.test("a shipment without its receiving plant or transport order is refused naming the field", () => {
+  type Doc = { WMMBID02: { IDOC: { E1MBXYH: { E1MBXYI: Record<string, unknown> } } } };
+  const broken = (field: string) => {
+    const doc = sap.simulator!.render(SHIP, BERLIN) as Doc;
+    delete doc.WMMBID02.IDOC.E1MBXYH.E1MBXYI[field];
+    return decoder(BERLIN)(doc);
+  };
+  for (const field of ["UMWRK", "EBELN"]) {
+    const outcome = broken(field);
+    assert.ok(!outcome.ok, field);
+    assert.equal(outcome.code, "plugin_invalid_payload");
+    assert.equal(outcome.field, `E1MBXYH.E1MBXYI.${field}`);
+  }
+});
+
+Deno.test("SAP answers each command: posted it decodes to the event asked for, refused to COMMAND_REJECTED, a REPORT_LOTS to its stock report", () => {
+  checkAnswerContract(sap, BERLIN);
+  checkAnswerContract(sap, CHICAGO);
+  checkAnswerContract(sap, BERLIN, [
+    {
+      ...SAMPLE_COMMANDS[0],
+      commandId: "0b5e7a1c-0000-4000-8000-000000000021",
+      correlationId: undefined,
+    },
+    {
+      ...SAMPLE_COMMANDS[1],
+      commandId: "0b5e7a1c-0000-4000-8000-000000000022",
+      correlationId: undefined,
+    },
+  ]);
+});
+
+type Refused = {
+  MBGMCR03: {
+    IDOC: {
+      EDI_DS40: Record<string, unknown>;
+      E1MBGMCR: { E1BP2017_GM_ITEM_CREATE: Record<string, unknown> };
+    };
+  };
+};
+
+function refused(): Refused {
+  const [, receive] = SAMPLE_COMMANDS;
+  const { ctx } = bindPlugin(sap, BERLIN);
+  const { body } = sap.encode!({ ...receive, plantId: "DE10" }, ctx);
+  const at = new Date("2026-07-15T09:00:07Z");
+  const reason = "PO 4600000022 does not exist";
+  return sap.simulator!.answer!(body, { accept: false, reason }, {
+    ...BERLIN,
+    docNo: 801,
+    at,
+  }) as Refused;
+}
+
+Deno.test("a refused command comes back as the MBGMCR IDoc in status 51, reason from its status record", () => {
+  const [event] = decodeOk(BERLIN, refused());
+  assert.equal(event.eventType, "COMMAND_REJECTED");
+  assert.equal(event.correlationId, SAMPLE_COMMANDS[1].commandId);
+  assert.equal(event.payload?.reason, "PO 4600000022 does not exist");
+  assert.deepEqual(event.payload?.status, {
+    STATUS: "51",
+    STATYP: "E",
+    LOGDAT: "20260715",
+    LOGTIM: "110007",
+  });
+  assert.equal(event.timestamp, "2026-07-15T09:00:07.000Z", "the status record's time");
+});
+
+Deno.test("a refused IDoc without the command id or without a reason is refused naming the field", () => {
+  const noId = refused();
+  delete noId.MBGMCR03.IDOC.E1MBGMCR.E1BP2017_GM_ITEM_CREATE.ITEM_TEXT;
+  const noReason = refused();
+  delete noReason.MBGMCR03.IDOC.EDI_DS40.STATXT;
+  for (
+    const [doc, field] of [
+      [noId, "E1MBGMCR.E1BP2017_GM_ITEM_CREATE.ITEM_TEXT"],
+      [noReason, "EDI_DS40.STATXT"],
+    ] as const
+  ) {
+    const outcome = decoder(BERLIN)(doc);
+    assert.ok(!outcome.ok, field);
+    assert.equal(outcome.code, "plugin_invalid_payload");
+    assert.equal(outcome.field, field);
+    assert.match(outcome.message, /missing/);
+  }
+});
+
+Deno.test("planned traffic with shipTo mixes in shipments of its own lots; without it, none", () => {
+  const plan = (shipTo?: string[]) =>
+    planTraffic({ plugin: sap, context: BERLIN, count: 400, seed: 5, shipTo, malformedRatio: 0 });
+  assert.equal(plan().filter((m) => m.op?.kind === "ship").length, 0);
+  const shipped = plan(["DE10", "DE20", "US30"]).filter((m) => m.op?.kind === "ship");
+  assert.ok(shipped.length > 0, "some shipments");
+  for (const m of shipped) {
+    const [event] = decodeOk(BERLIN, JSON.parse(new TextDecoder().decode(m.payload)));
+    const op = m.op as Ship;
+    assert.deepEqual(contractView(event), expectedEvents(op)[0]);
+    assert.notEqual(op.toPlant, "DE10", "never to itself");
+  }
 });

@@ -24,6 +24,11 @@ export interface SapOptions {
    * decode to no event instead of a `plugin_unsupported` dead letter. Default `[]`.
    */
   ignoreMovementTypes: string[];
+  /**
+   * SAP plant codes (WERKS, the receiving plant UMWRK of a stock transfer) -> plantgate plant ids,
+   * e.g. `{ DE20: "hamburg" }`: where a shipment goes. Default `{}`: the code is the plant id.
+   */
+  plantIds: Record<string, string>;
   /** Defaults for the goods-movement requests `encode` builds. */
   commands: CommandOptions;
 }
@@ -36,7 +41,15 @@ export interface CommandOptions {
   storageLocation?: string;
   /** Cost center charged by a downward ADJUST_LOT (movement type 551). Default: none. */
   costCenter?: string;
+  /**
+   * Logical system (partner) the stock reports of REPORT_LOTS are sent to: RMCPAMRP's OPT_SYS.
+   * Default: `EDGE_<plant>` (upper case, 10 characters).
+   */
+  logicalSystem?: string;
 }
+
+/** A plantgate plant id, as the canonical schema allows it. */
+const PLANT_ID = { type: "string", minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9_-]+$" };
 
 /** JSON Schema of {@linkcode SapOptions}; the runtime applies the defaults. */
 export const OPTIONS_SCHEMA: Record<string, unknown> = {
@@ -61,6 +74,14 @@ export const OPTIONS_SCHEMA: Record<string, unknown> = {
       default: [],
       description: "Movement types that decode to no event instead of a dead letter.",
     },
+    plantIds: {
+      type: "object",
+      propertyNames: { minLength: 1, maxLength: 4 },
+      additionalProperties: PLANT_ID,
+      default: {},
+      description: "SAP plant code (UMWRK of a stock transfer) -> plantgate plant id; " +
+        "default: the code itself.",
+    },
     commands: {
       type: "object",
       additionalProperties: false,
@@ -69,6 +90,7 @@ export const OPTIONS_SCHEMA: Record<string, unknown> = {
         plant: { type: "string", minLength: 1, maxLength: 4 },
         storageLocation: { type: "string", minLength: 1, maxLength: 4 },
         costCenter: { type: "string", minLength: 1, maxLength: 10 },
+        logicalSystem: { type: "string", minLength: 1, maxLength: 10 },
       },
     },
   },

@@ -1,18 +1,19 @@
 import type { ErpSimulator, LotOperation, SimulationContext } from "../../gateway/mod.ts";
+import { answer } from "./answer.ts";
+import { pad, type SimulatedIdoc, wmmbxy } from "./idoc_render.ts";
 import { sapLocal, sapUnit } from "./sap_format.ts";
 
 type Item = Record<string, unknown>;
 type Original = Extract<LotOperation, { kind: "reverse" }>["original"];
 
-/** Numeric SAP keys are zero-padded to their length (ALPHA conversion). */
-function pad(value: string, width: number): string {
-  return /^\d+$/.test(value) ? value.padStart(width, "0") : value;
+/** Goods receipts take material document numbers from range 50, issues and transfers from 49. */
+function isReceipt(op: LotOperation): boolean {
+  return op.kind === "receive" || op.kind === "produce";
 }
 
-/** Material document number: goods receipts from range 50, issues and transfers from 49. */
+/** The material document number SAP gave an operation's posting. */
 function materialDocument(op: LotOperation): string {
-  const range = op.kind === "receive" || op.kind === "produce" ? "50" : "49";
-  return `${range}${String(op.docNo % 100_000_000).padStart(8, "0")}`;
+  return `${isReceipt(op) ? "50" : "49"}${String(op.docNo % 100_000_000).padStart(8, "0")}`;
 }
 
 /** The E1MBXYI items of an operation, without the result segment. */
@@ -72,6 +73,17 @@ function items(op: Exclude<LotOperation, { kind: "reverse" }>, timeZone: string)
         RSNUM: String(op.docNo % 10_000_000_000).padStart(10, "0"),
         RSPOS: "0001",
       })];
+    case "ship":
+      // A goods issue for a stock transport order: the simulated site's SAP plant codes are the
+      // plantgate plant ids (the plantIds option's default), so UMWRK is the target plant id.
+      return [line(op.lot, "351", op.quantity, {
+        KZBEW: "B",
+        SHKZG: "H",
+        LGORT: "FG01",
+        EBELN: pad(op.shipment, 10),
+        EBELP: "00010",
+        UMWRK: op.toPlant,
+      })];
   }
 }
 
@@ -87,15 +99,6 @@ function reversalItems(original: Original, timeZone: string): Item[] {
   }));
 }
 
-/** SAP writes unused numeric fields as zeros, not as empty strings. */
-const INITIAL: Item = {
-  EBELP: "00000",
-  RSNUM: "0000000000",
-  SJAHR: "0000",
-  SMBLP: "0000",
-  VFDAT: "00000000",
-};
-
 const TCODES: Record<LotOperation["kind"], string> = {
   receive: "MIGO_GR",
   produce: "MB31",
@@ -104,6 +107,7 @@ const TCODES: Record<LotOperation["kind"], string> = {
   stage: "MB1B",
   consume: "MB1A",
   reverse: "MBST",
+  ship: "MIGO_GI",
 };
 
 /**
@@ -112,69 +116,26 @@ const TCODES: Record<LotOperation["kind"], string> = {
  * an array for several; SAP's initial values ("00000") in unused numeric fields.
  */
 function render(op: LotOperation, ctx: SimulationContext): unknown {
-  const local = sapLocal(op.at, ctx.timeZone);
-  const unit = sapUnit(op.uom);
   const specs = op.kind === "reverse"
     ? reversalItems(op.original, ctx.timeZone)
     : items(op, ctx.timeZone);
-  const lines = specs.map((spec, i) => ({
-    "@SEGMENT": "1",
+  const lines = specs.map((spec) => ({
     MATNR: pad(op.material, 18),
     WERKS: ctx.plantId.toUpperCase().slice(0, 4),
     ...spec,
-    ...Object.fromEntries(Object.entries(INITIAL).filter(([key]) => !(key in spec))),
-    E1MBXYJ: {
-      "@SEGMENT": "1",
-      MBLNR: materialDocument(op),
-      MJAHR: local.year,
-      MBLPO: String(i + 1).padStart(4, "0"),
-      MENGE: spec.ERFMG,
-      MEINS: unit,
-    },
   }));
-  return {
-    WMMBID02: {
-      IDOC: {
-        "@BEGIN": "1",
-        EDI_DC40: {
-          "@SEGMENT": "1",
-          TABNAM: "EDI_DC40",
-          MANDT: "410",
-          DOCNUM: String(op.docNo).padStart(16, "0"),
-          DOCREL: "757",
-          STATUS: "30",
-          DIRECT: "1",
-          OUTMOD: "2",
-          IDOCTYP: "WMMBID02",
-          MESTYP: "WMMBXY",
-          SNDPOR: "SAPP41",
-          SNDPRT: "LS",
-          SNDPRN: "P41CLNT410",
-          RCVPOR: "PLANTGATE",
-          RCVPRT: "LS",
-          RCVPRN: `EDGE_${ctx.plantId}`.toUpperCase().slice(0, 10),
-          CREDAT: local.date,
-          CRETIM: local.time,
-        },
-        E1MBXYH: {
-          "@SEGMENT": "1",
-          BLDAT: local.date,
-          BUDAT: local.date,
-          XBLNR: op.kind === "receive" ? `DN${op.docNo}` : "",
-          BKTXT: `plantgate sim ${op.kind}`,
-          USNAM: "MES_RFC",
-          TCODE: TCODES[op.kind],
-          E1MBXYI: lines.length === 1 ? lines[0] : lines,
-        },
-      },
+  return wmmbxy(lines, {
+    docNo: op.docNo,
+    at: op.at,
+    materialDocument: materialDocument(op),
+    unit: sapUnit(op.uom),
+    header: {
+      XBLNR: op.kind === "receive" ? `DN${op.docNo}` : "",
+      BKTXT: `plantgate sim ${op.kind}`,
+      USNAM: "MES_RFC",
+      TCODE: TCODES[op.kind],
     },
-  };
-}
-
-interface SimulatedIdoc {
-  WMMBID02: {
-    IDOC: { EDI_DC40: Item; E1MBXYH: { E1MBXYI: Item & { E1MBXYJ: Item } } };
-  };
+  }, ctx);
 }
 
 /** The ways a simulated document can be broken; each must be refused by `decode`. */
@@ -247,5 +208,9 @@ function malformed(pick: number, ctx: SimulationContext): unknown {
   return doc;
 }
 
-/** The SAP simulator: outbound WMMBXY IDocs as an SAP-to-MQTT bridge republishes them. */
-export const sapSimulator: ErpSimulator = { render, malformed };
+/**
+ * The SAP simulator: outbound WMMBXY IDocs as an SAP-to-MQTT bridge republishes them, and SAP's
+ * answers to commands (the posted WMMBXY, or the MBGMCR it could not post, in status 51; for
+ * REPORT_LOTS the RMCPAMRP job with its LOISTD01 IDocs, or cancelled).
+ */
+export const sapSimulator: ErpSimulator = { render, malformed, answer };
