@@ -13,14 +13,15 @@ import { backoffDelay } from "../core/backoff.ts";
 import type { CentralConfig } from "../core/central_config.ts";
 import { errorMessage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
+import type { Poller } from "../core/poller.ts";
 import { parseListen } from "../edge/http.ts";
 import { connectNats, ensureStreams } from "../io/jetstream.ts";
 import { MqttPublisher } from "../io/mqtt_publisher.ts";
 import { connectPostgres, type Sql } from "../io/postgres.ts";
-import { LotFeedPublisher, markLotFeed } from "./lot_feed.ts";
+import { lotFeedPublisher, markLotFeed } from "./lot_feed.ts";
 import { ensureOrchestratorConsumer, Orchestrator, OrchestratorMetrics } from "./orchestrator.ts";
 import { driftByPlant, latestRuns, reconciliationSteps } from "./reconciliation.ts";
-import { OutboxRelay } from "./relay.ts";
+import { outboxRelay } from "./relay.ts";
 import { countSagas, findSagas, listSagas, type SagaState, transferSteps } from "./saga.ts";
 import { migrate } from "./schema.ts";
 import { type Direction, lotView, resolveLot, traceCsv, traceLot } from "./trace.ts";
@@ -80,9 +81,9 @@ export class Central {
   #sql: Sql | undefined;
   #nc: NatsConnection | undefined;
   #orchestrator: Orchestrator | undefined;
-  #relay: OutboxRelay | undefined;
+  #relay: Poller | undefined;
   #mqtt: MqttPublisher | undefined;
-  #feed: LotFeedPublisher | undefined;
+  #feed: Poller | undefined;
   #sagas: Record<SagaState, number> | undefined;
   #drift = new Map<string, number>();
   #http: Deno.HttpServer<Deno.NetAddr> | undefined;
@@ -140,7 +141,7 @@ export class Central {
     await ensureStreams(jsm);
     await ensureOrchestratorConsumer(jsm, config.orchestrator);
     const js = jetstream(this.#nc);
-    const relay = new OutboxRelay(this.#sql, js, {
+    const relay = outboxRelay(this.#sql, js, {
       ...config.outbox,
       reconciliation: config.reconciliation,
       log: this.#log.child({ component: "outbox" }),
@@ -150,7 +151,7 @@ export class Central {
     if (config.mes.url !== false) {
       const log = this.#log.child({ component: "lot-feed" });
       this.#mqtt = new MqttPublisher({ ...config.mes, url: config.mes.url, log });
-      this.#feed = new LotFeedPublisher(this.#sql, this.#mqtt, {
+      this.#feed = lotFeedPublisher(this.#sql, this.#mqtt, {
         ...config.mes.lotFeed,
         log,
         metrics: this.metrics,

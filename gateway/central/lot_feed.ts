@@ -51,7 +51,7 @@ export async function markLotFeed(
     ON CONFLICT (canonical_lot_id) DO UPDATE SET changed_at = clock_timestamp()`;
 }
 
-/** Options of {@linkcode LotFeedPublisher}. */
+/** Options of {@linkcode lotFeedPublisher}. */
 export interface LotFeedOptions {
   topicPrefix: string;
   expirySeconds: number;
@@ -62,65 +62,29 @@ export interface LotFeedOptions {
   metrics: RoleMetrics & { lotsPublished: Counter };
 }
 
-/** Publishes marked lots until stopped. */
-export class LotFeedPublisher {
-  readonly #sql: Sql;
-  readonly #mqtt: MqttPublisher;
-  readonly #options: LotFeedOptions;
-  readonly #poller: Poller;
-
-  constructor(sql: Sql, mqtt: MqttPublisher, options: LotFeedOptions) {
-    this.#sql = sql;
-    this.#mqtt = mqtt;
-    this.#options = options;
-    const { log, metrics } = options;
-    this.#poller = new Poller(
-      async () => await this.#round() === options.batchSize,
-      {
-        pollMs: options.pollMs,
-        onError: (error, failures) => {
-          if (failures === 1) {
-            metrics.error(log, "mqtt_connection", "downlink", `Lot feed: ${errorMessage(error)}`);
-          }
-        },
-      },
-    );
-  }
-
-  start(): void {
-    this.#poller.start();
-  }
-
-  /** Lots were marked: publish them now rather than at the next poll. */
-  notify(): void {
-    this.#poller.notify();
-  }
-
-  async stop(): Promise<void> {
-    await this.#poller.stop();
-  }
-
-  /** The topic of a canonical lot. */
-  topic(canonicalLotId: string): string {
-    return `${this.#options.topicPrefix}/${canonicalLotId}`;
-  }
+/**
+ * The lot feed publisher: a {@linkcode Poller} (`start`, `notify` after a commit that marked
+ * lots, `stop`) publishing marked lots until stopped.
+ */
+export function lotFeedPublisher(sql: Sql, mqtt: MqttPublisher, options: LotFeedOptions): Poller {
+  const { log, metrics } = options;
 
   /** Publishes one batch of marked lots; returns how many. */
-  async #round(): Promise<number> {
-    const published = await this.#sql.begin(async (tx) => {
+  const round = async (): Promise<number> => {
+    const published = await sql.begin(async (tx) => {
       const [leader] = await tx`SELECT pg_try_advisory_xact_lock(hashtext('plantgate:lot-feed'))
         AS ok`;
       if (!leader.ok) return 0;
       // changed_at as text: microseconds, which a JavaScript Date would round away.
       const marks = await tx`SELECT canonical_lot_id, changed_at::text AS changed_at FROM lot_feed
-        ORDER BY lot_feed.changed_at LIMIT ${this.#options.batchSize}`;
+        ORDER BY lot_feed.changed_at LIMIT ${options.batchSize}`;
       await Promise.all(marks.map(async (mark) => {
         const id = String(mark.canonical_lot_id);
         const lot = await lotView(tx as unknown as Sql, id);
-        await this.#mqtt.publish(
-          this.topic(id),
+        await mqtt.publish(
+          `${options.topicPrefix}/${id}`,
           lot ? JSON.stringify({ ...lot, publishedAt: new Date().toISOString() }) : "",
-          { retain: true, expirySeconds: this.#options.expirySeconds },
+          { retain: true, expirySeconds: options.expirySeconds },
         );
       }));
       if (marks.length > 0) {
@@ -131,7 +95,16 @@ export class LotFeedPublisher {
       }
       return marks.length;
     });
-    this.#options.metrics.lotsPublished.inc({}, published);
+    metrics.lotsPublished.inc({}, published);
     return published;
-  }
+  };
+
+  return new Poller(async () => await round() === options.batchSize, {
+    pollMs: options.pollMs,
+    onError: (error, failures) => {
+      if (failures === 1) {
+        metrics.error(log, "mqtt_connection", "downlink", `Lot feed: ${errorMessage(error)}`);
+      }
+    },
+  });
 }

@@ -1,15 +1,15 @@
 /**
  * Applies canonical lot events to the central database, one transaction per event or batch:
- * the audit row (event id unique = idempotency; per-plant hash chain), the system lot's mapping to its
- * canonical lot and its last-writer-wins state, genealogy edges, and cross-plant links.
+ * the audit row (event id unique = idempotency; per-plant hash chain), the system lot's mapping
+ * to its canonical lot and its last-writer-wins state, genealogy edges, and cross-plant links.
  * Everything is a function of the set of events applied, not of their order: placeholders
  * stand in for parents not seen yet, canonical ids are derived (UUIDv5) from the lot a chain of
  * shipments starts at, and ties between events are broken by event id.
  *
- * A batch costs a handful of statements whatever its size, sent pipelined: one per table, each
- * resolving within the batch what applying the events one by one would give (the hash chain
- * computed row by row in SQL, the last writer per lot, the smallest event id per edge and
- * order link). Relinking canonical ids runs only when a batch has shipments.
+ * A batch costs a handful of statements whatever its size, sent pipelined, each giving what
+ * applying the events one by one would: the hash chain is computed row by row in SQL, and
+ * where several events of the batch touch one row (a lot, an edge, an order or shipment link)
+ * only the one that would win one by one is sent. Relinking runs only for shipments.
  *
  * @module
  */
@@ -38,41 +38,6 @@ export interface SystemLot {
   lotId: string;
 }
 
-/** The system lot of a row with `plant_id`, `source_system` and `lot_id` columns. */
-function lotOfRow(row: Record<string, unknown>): SystemLot {
-  return {
-    plantId: String(row.plant_id),
-    system: String(row.source_system),
-    lotId: String(row.lot_id),
-  };
-}
-
-/**
- * The item kept per key, as applying them one by one keeps it: a later item replaces the kept
- * one only when `beats(later, kept)`.
- */
-function winners<T>(
-  items: readonly T[],
-  key: (item: T) => string[],
-  beats: (later: T, kept: T) => boolean,
-): Set<T> {
-  const kept = new Map<string, T>();
-  for (const item of items) {
-    const k = key(item).join("\u0000");
-    const current = kept.get(k);
-    if (current === undefined || beats(item, current)) kept.set(k, item);
-  }
-  return new Set(kept.values());
-}
-
-/** Compares tuples of numbers or strings element by element. */
-function compare(a: (number | string)[], b: (number | string)[]): number {
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
-  }
-  return 0;
-}
-
 /** The canonical lot id a system lot has when no shipment links it to another lot. */
 export function ownCanonicalId(lot: SystemLot): string {
   return uuidV5(`lot:${lot.plantId}:${lot.system}:${lot.lotId}`);
@@ -80,10 +45,6 @@ export function ownCanonicalId(lot: SystemLot): string {
 
 const GENESIS = new Uint8Array(32);
 const MAX_ATTEMPTS = 30;
-
-/** Rows handed to one statement as a jsonb array (`jsonb_to_recordset`). */
-type Rows = Record<string, string | number | null>[];
-type Json = Parameters<TransactionSql["json"]>[0];
 
 /**
  * Applies one event in one transaction, retrying on deadlocks and serialization failures
@@ -121,14 +82,11 @@ export async function applyLotEvents(
 }
 
 /**
- * Several shipment events in a batch, around a lot shipped to from two lots or a cycle of
- * shipments: one by one, canonical ids depend on their order, so they are applied one by one.
+ * Several shipment events in a batch around a lot received from two lots, or a cycle of
+ * shipments: one by one, canonical ids then depend on the order, so the batch is applied one
+ * event after the other (in one transaction still).
  */
 class AmbiguousShipments extends Error {}
-
-const isShipment = (e: CanonicalLotEvent) =>
-  e.correlationId !== undefined &&
-  (e.eventType === "LOT_SHIPPED" || e.eventType === "LOT_RECEIVED");
 
 async function applyIn(
   tx: TransactionSql,
@@ -138,9 +96,7 @@ async function applyIn(
 ): Promise<ApplyOutcome[]> {
   const [, audited] = await Promise.all([
     lock(tx, events),
-    tx`SELECT event_id FROM audit_events WHERE event_id = ANY(${
-      events.map((e) => e.eventId)
-    }::uuid[])`,
+    tx`SELECT event_id FROM audit_events WHERE event_id = ANY(${ids(events)}::uuid[])`,
   ]);
   const done = new Set(audited.map((r) => String(r.event_id)));
   const outcomes = events.map((e): ApplyOutcome => {
@@ -156,21 +112,24 @@ async function applyIn(
   return outcomes;
 }
 
+const ids = (events: readonly CanonicalLotEvent[]) => events.map((e) => e.eventId);
+
+const isShipment = (e: CanonicalLotEvent) =>
+  e.correlationId !== undefined &&
+  (e.eventType === "LOT_SHIPPED" || e.eventType === "LOT_RECEIVED");
+
 /**
  * Appends to one plant's chain are serialized. So are the two sides of a shipment, usually
  * applied by different plants' transactions: without that each could miss the other's
  * uncommitted row and neither would link them. Receipts under one correlation id need not
- * wait for each other (plants often share purchase order numbers), so a batch with only
- * receipts for it takes that lock shared. All locks in one order: no deadlock between
- * replicas; other plants' batches proceed in parallel.
+ * wait for each other (plants often share purchase order numbers): a batch with only receipts
+ * under it takes that lock shared. All locks in one order: no deadlock between replicas.
  */
 function lock(tx: TransactionSql, events: readonly CanonicalLotEvent[]) {
   const shipments = Map.groupBy(events.filter(isShipment), (e) => e.correlationId!);
   const keys = [
-    ...[...new Set(events.map((e) => e.plantId))].sort().map((p) => ({
-      key: `plantgate:audit:${p}`,
-      shared: false,
-    })),
+    ...[...new Set(events.map((e) => e.plantId))].sort()
+      .map((p) => ({ key: `plantgate:audit:${p}`, shared: false })),
     ...[...shipments.keys()].sort().map((c) => ({
       key: `plantgate:shipment:${c}`,
       shared: shipments.get(c)!.every((e) => e.eventType === "LOT_RECEIVED"),
@@ -188,58 +147,56 @@ async function write(
   applied: readonly CanonicalLotEvent[],
   options: ApplyOptions,
 ): Promise<void> {
-  // A rejected command is an answer to a command, not a lot change: audited only.
+  // An answer to a command (a rejection, a stock report) is audited only: no lot changes.
   const lots = applied.filter((e) => !ANSWER_EVENT_TYPES.has(e.eventType));
-  const shipments = [...new Set(lots.filter(isShipment).map((e) => e.correlationId!))];
-  const shipmentEvents = lots.filter(isShipment).length;
+  const shipped = lots.filter(isShipment);
+  const shipments = [...new Set(shipped.map((e) => e.correlationId!))];
   const roots = shipments.length > 0 ? shipmentRoots(tx, shipments) : undefined;
   await Promise.all([
-    auditAndLots(tx, applied, options),
+    auditAndLots(tx, applied, lots, options),
     ...parentEdges(tx, lots),
     ...orderLinks(tx, lots),
-    ...shipmentLinks(tx, lots, shipments),
+    ...shipmentLinks(tx, shipped, shipments),
     ...(roots ? [roots] : []),
   ]);
   if (!roots) return;
   const found = await roots;
-  if (shipmentEvents > 1 && found.some((r) => r.ambiguous)) throw new AmbiguousShipments();
+  if (shipped.length > 1 && found.some((r) => r.ambiguous)) throw new AmbiguousShipments();
   await relink(tx, found);
 }
 
 /**
- * The audit rows with their hash chain, and each lot's state, in one statement. The hash
- * covers the event as stored (jsonb's canonical text), chained to the previous row
- * (`plantgate_chain`, migration 3). Of several events for one lot, the one that would win one
- * by one is the only one applied; an answer to a command changes no lot.
+ * The audit rows with their hash chain, and the lots' state, in one statement. The hash covers
+ * the event as stored (jsonb's canonical text), chained to the previous row (`plantgate_chain`,
+ * migration 3). Of a lot's events only the last writer (version, source priority, event id)
+ * is given a canonical id, that is, applied to the lot.
  */
 function auditAndLots(
   tx: TransactionSql,
   applied: readonly CanonicalLotEvent[],
+  lots: readonly CanonicalLotEvent[],
   options: ApplyOptions,
 ) {
+  const sources = options.sourcePriority ?? {};
   const priority = (e: CanonicalLotEvent) =>
-    Object.hasOwn(options.sourcePriority ?? {}, e.sourceSystem)
-      ? options.sourcePriority![e.sourceSystem]
-      : 0;
+    (Object.hasOwn(sources, e.sourceSystem) ? sources[e.sourceSystem] : undefined) ?? 0;
   const state = (e: CanonicalLotEvent) => [e.version ?? 0, priority(e), e.eventId.toLowerCase()];
   const latest = winners(
-    applied.filter((e) => !ANSWER_EVENT_TYPES.has(e.eventType)),
+    lots,
     (e) => [e.plantId, e.sourceSystem, e.lotId],
     (a, b) => compare(state(a), state(b)) > 0,
   );
-  // Only the winning event of each lot has a canonical id here: one row per lot.
-  const canonical = applied.map((e) =>
-    latest.has(e)
-      ? ownCanonicalId({ plantId: e.plantId, system: e.sourceSystem, lotId: e.lotId })
-      : null
-  );
+  const own = (e: CanonicalLotEvent) =>
+    ownCanonicalId({ plantId: e.plantId, system: e.sourceSystem, lotId: e.lotId });
   return tx`
     WITH input AS (
-      SELECT e, n, c AS canonical_lot_id
-      FROM ROWS FROM (
-        jsonb_array_elements(${tx.json(applied as unknown as Json)}::jsonb),
-        unnest(${canonical}::uuid[])
-      ) WITH ORDINALITY AS i(e, c, n)
+      SELECT * FROM ROWS FROM (
+        jsonb_array_elements(${
+    tx.json(applied as unknown as Parameters<typeof tx.json>[0])
+  }::jsonb),
+        unnest(${applied.map((e) => latest.has(e) ? own(e) : null)}::uuid[]),
+        unnest(${applied.map(priority)}::integer[])
+      ) WITH ORDINALITY AS i(e, canonical_lot_id, priority, n)
     ), heads AS (
       SELECT p.plant_id, coalesce(h.seq, 0) AS seq, coalesce(h.hash, ${GENESIS}::bytea) AS hash
       FROM (SELECT DISTINCT e->>'plantId' AS plant_id FROM input) AS p
@@ -258,23 +215,15 @@ function auditAndLots(
       SELECT plant_id, plant_seq, (e->>'eventId')::uuid, e->>'eventType', e->>'sourceSystem',
         e->>'lotId', (e->>'timestamp')::timestamptz, e, prev, hash
       FROM linked ORDER BY plant_id, plant_seq
-    ), lots AS (
-      SELECT e->>'plantId' AS plant_id, e->>'sourceSystem' AS source_system,
-        e->>'lotId' AS lot_id, canonical_lot_id, e->>'eventType' AS event_type,
-        e->>'material' AS material, (e->>'quantity')::numeric AS quantity, e->>'uom' AS uom,
-        (e->>'timestamp')::timestamptz AS event_time,
-        coalesce((e->>'version')::bigint, 0) AS version,
-        coalesce((${tx.json(options.sourcePriority ?? {})}::jsonb->>(e->>'sourceSystem'))::integer,
-          0) AS priority,
-        (e->>'eventId')::uuid AS event_id
-      FROM input WHERE canonical_lot_id IS NOT NULL
     ), upserted AS (
       INSERT INTO system_lots (plant_id, source_system, lot_id, canonical_lot_id, placeholder,
         event_type, material, quantity, uom, event_time, state_version, state_priority,
         state_event_id)
-      SELECT plant_id, source_system, lot_id, canonical_lot_id, false, event_type, material,
-        quantity, uom, event_time, version, priority, event_id
-      FROM lots
+      SELECT e->>'plantId', e->>'sourceSystem', e->>'lotId', canonical_lot_id, false,
+        e->>'eventType', e->>'material', (e->>'quantity')::numeric, e->>'uom',
+        (e->>'timestamp')::timestamptz, coalesce((e->>'version')::bigint, 0), priority,
+        (e->>'eventId')::uuid
+      FROM input WHERE canonical_lot_id IS NOT NULL
       ON CONFLICT (plant_id, source_system, lot_id) DO UPDATE SET
         placeholder = false, event_type = EXCLUDED.event_type, material = EXCLUDED.material,
         quantity = EXCLUDED.quantity, uom = EXCLUDED.uom, event_time = EXCLUDED.event_time,
@@ -290,35 +239,51 @@ function auditAndLots(
     ON CONFLICT (plant_id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash`;
 }
 
+/** Edges only grow; of two events giving one edge, the smaller event id's quantity stays. */
 const EDGE_CONFLICT = `
   ON CONFLICT (parent_plant, parent_system, parent_lot, child_plant, child_system, child_lot, kind)
   DO UPDATE SET quantity = EXCLUDED.quantity, uom = EXCLUDED.uom, event_id = EXCLUDED.event_id
   WHERE EXCLUDED.event_id < genealogy_edges.event_id`;
 
+const EDGE_KINDS: Readonly<Record<string, string>> = {
+  LOT_SPLIT: "split",
+  LOT_MERGED: "merge",
+  LOT_RECEIVED: "transfer",
+};
+
+/** Rows handed to one statement as a jsonb array (`jsonb_to_recordset`). */
+type Rows = Record<string, string | number | null>[];
+
+const smallerId = (a: CanonicalLotEvent, b: CanonicalLotEvent) =>
+  a.eventId.toLowerCase() < b.eventId.toLowerCase();
+
 /**
  * Parents not seen yet become placeholders, completed by their own events later (a new row
  * always has its own canonical id: only a lot's own LOT_RECEIVED can link it elsewhere, and
- * that event creates its row first). One edge per parent; when several events give the same
- * edge, the smallest event id's wins (the first of them on a tie), as one by one.
+ * that event creates its row first). One edge per parent.
  */
-function parentEdges(tx: TransactionSql, lots: CanonicalLotEvent[]) {
-  const edges = lots.flatMap((event) => event.parents.map((parent) => ({ event, parent })));
-  if (edges.length === 0) return [];
-  const lot = ({ event, parent }: typeof edges[number]) => ({
+function parentEdges(tx: TransactionSql, lots: readonly CanonicalLotEvent[]) {
+  const parents = lots.flatMap((event) => event.parents.map((parent) => ({ event, parent })));
+  if (parents.length === 0) return [];
+  const kind = (e: CanonicalLotEvent) =>
+    Object.hasOwn(EDGE_KINDS, e.eventType) ? EDGE_KINDS[e.eventType] : "consume";
+  const placeholders: Rows = [
+    ...winners(parents, ({ event, parent }) => [event.plantId, event.sourceSystem, parent.lotId]),
+  ].map(({ event, parent }) => ({
     plant_id: event.plantId,
     source_system: event.sourceSystem,
     lot_id: parent.lotId,
-  });
-  const placeholders: Rows = [...winners(edges, (p) => Object.values(lot(p)), () => false)]
-    .map((p) => ({ ...lot(p), canonical_lot_id: ownCanonicalId(lotOfRow(lot(p))) }));
-  const kind = (e: CanonicalLotEvent) => EDGE_KINDS[e.eventType] ?? "consume";
-  const rows: Rows = [
+    canonical_lot_id: ownCanonicalId({
+      plantId: event.plantId,
+      system: event.sourceSystem,
+      lotId: parent.lotId,
+    }),
+  }));
+  const edges: Rows = [
     ...winners(
-      edges,
-      (
-        { event, parent },
-      ) => [event.plantId, event.sourceSystem, parent.lotId, event.lotId, kind(event)],
-      (a, b) => a.event.eventId.toLowerCase() < b.event.eventId.toLowerCase(),
+      parents,
+      ({ event: e, parent }) => [e.plantId, e.sourceSystem, parent.lotId, e.lotId, kind(e)],
+      (a, b) => smallerId(a.event, b.event),
     ),
   ].map(({ event, parent }) => ({
     plant_id: event.plantId,
@@ -342,35 +307,30 @@ function parentEdges(tx: TransactionSql, lots: CanonicalLotEvent[]) {
         child_system, child_lot, kind, quantity, uom, event_id)
       SELECT plant_id, source_system, parent_lot, plant_id, source_system, lot_id, kind,
         quantity, uom, event_id
-      FROM jsonb_to_recordset(${tx.json(rows)}::jsonb) AS r(plant_id text, source_system text,
+      FROM jsonb_to_recordset(${tx.json(edges)}::jsonb) AS r(plant_id text, source_system text,
         parent_lot text, lot_id text, kind text, quantity numeric, uom text, event_id uuid)
       ${tx.unsafe(EDGE_CONFLICT)}`,
   ];
 }
 
-const EDGE_KINDS: Partial<Record<string, string>> = {
-  LOT_SPLIT: "split",
-  LOT_MERGED: "merge",
-  LOT_RECEIVED: "transfer",
-};
-
 /**
- * Production orders: the batch's lots consumed (input) or produced (output) under an order,
- * then consume edges between each of them and every lot on the other side of its order (pairs
- * of two other lots were made when the later of them arrived; both sides' lot rows exist, an
+ * Production orders: the lots consumed (input) and produced (output) under an order, then
+ * consume edges between each of them and every lot on the other side of its order (pairs of
+ * two other lots were made when the later of them arrived; both sides' lot rows exist, an
  * order row comes only from its lot's own event).
  */
-function orderLinks(tx: TransactionSql, lots: CanonicalLotEvent[]) {
+function orderLinks(tx: TransactionSql, lots: readonly CanonicalLotEvent[]) {
   const role = (e: CanonicalLotEvent) => e.eventType === "LOT_CONSUMED" ? "input" : "output";
   const orders = lots.filter((e) =>
     e.correlationId !== undefined &&
     (e.eventType === "LOT_CONSUMED" || e.eventType === "LOT_CREATED")
   );
+  if (orders.length === 0) return [];
   const rows: Rows = [
     ...winners(
       orders,
       (e) => [e.plantId, e.sourceSystem, e.correlationId!, e.lotId, role(e)],
-      (a, b) => a.eventId.toLowerCase() < b.eventId.toLowerCase(),
+      smallerId,
     ),
   ].map((e) => ({
     plant_id: e.plantId,
@@ -382,7 +342,6 @@ function orderLinks(tx: TransactionSql, lots: CanonicalLotEvent[]) {
     uom: e.uom,
     event_id: e.eventId,
   }));
-  if (rows.length === 0) return [];
   const json = tx.json(rows);
   return [
     tx`
@@ -393,17 +352,15 @@ function orderLinks(tx: TransactionSql, lots: CanonicalLotEvent[]) {
       ON CONFLICT (plant_id, source_system, order_id, lot_id, role) DO UPDATE SET
         quantity = EXCLUDED.quantity, uom = EXCLUDED.uom, event_id = EXCLUDED.event_id
       WHERE EXCLUDED.event_id < order_lots.event_id`,
+    // One edge may come from several orders: the smallest event id's, as one by one.
     tx`
-      WITH mine AS (
-        SELECT * FROM jsonb_to_recordset(${json}::jsonb)
-          AS r(plant_id text, source_system text, order_id text, lot_id text, role text)
-      )
       INSERT INTO genealogy_edges (parent_plant, parent_system, parent_lot, child_plant,
         child_system, child_lot, kind, quantity, uom, event_id)
       SELECT DISTINCT ON (i.plant_id, i.source_system, i.lot_id, o.lot_id) i.plant_id,
         i.source_system, i.lot_id, o.plant_id, o.source_system, o.lot_id, 'consume',
         i.quantity, i.uom, i.event_id
-      FROM mine m
+      FROM jsonb_to_recordset(${json}::jsonb)
+        AS m(plant_id text, source_system text, order_id text, lot_id text, role text)
       JOIN order_lots i ON i.plant_id = m.plant_id AND i.source_system = m.source_system
         AND i.order_id = m.order_id AND i.role = 'input'
       JOIN order_lots o ON o.plant_id = m.plant_id AND o.source_system = m.source_system
@@ -415,19 +372,20 @@ function orderLinks(tx: TransactionSql, lots: CanonicalLotEvent[]) {
 }
 
 /**
- * Shipments: a lot received under the correlation id of a lot shipped elsewhere is that lot;
- * transfer edges for every pair under the batch's correlation ids (both sides' lot rows exist:
- * a shipment row comes only from its lot's own event).
+ * Shipments: a lot received under the correlation id of a lot shipped elsewhere is that lot.
+ * The first event of a lot's side of a shipment is kept; transfer edges for every pair under
+ * the batch's correlation ids (both sides' lot rows exist: a shipment row comes only from its
+ * lot's own event).
  */
-function shipmentLinks(tx: TransactionSql, lots: CanonicalLotEvent[], shipments: string[]) {
+function shipmentLinks(
+  tx: TransactionSql,
+  shipped: readonly CanonicalLotEvent[],
+  shipments: readonly string[],
+) {
   if (shipments.length === 0) return [];
   const role = (e: CanonicalLotEvent) => e.eventType === "LOT_SHIPPED" ? "shipped" : "received";
   const rows: Rows = [
-    ...winners(
-      lots.filter(isShipment),
-      (e) => [e.correlationId!, role(e), e.plantId, e.sourceSystem, e.lotId],
-      () => false,
-    ),
+    ...winners(shipped, (e) => [e.correlationId!, role(e), e.plantId, e.sourceSystem, e.lotId]),
   ].map((e) => ({
     correlation_id: e.correlationId!,
     role: role(e),
@@ -458,12 +416,12 @@ function shipmentLinks(tx: TransactionSql, lots: CanonicalLotEvent[], shipments:
 }
 
 /**
- * Where the chain of shipments of each lot received under `shipments` starts: follow the
- * first shipper (by sort order) of each received lot up, stopping where a cycle closes.
- * `ambiguous`: a lot on the way up or shipped on from a received lot has several shippers, or
- * the shipments make a cycle (then the result one by one depends on the order of events).
+ * What relinking the lots received under `shipments` sets: for each of them and every lot
+ * shipped on from it (`plant_id`, `source_system`, `lot_id`), the lot its chain of shipments
+ * starts at (`root_*`: follow the first shipper by sort order up, stop where a cycle closes).
+ * `ambiguous`: a lot on the way has several shippers, or the shipments make a cycle.
  */
-function shipmentRoots(tx: TransactionSql, shipments: string[]) {
+function shipmentRoots(tx: TransactionSql, shipments: readonly string[]) {
   return tx`
     WITH RECURSIVE received AS (
       SELECT DISTINCT r.plant_id, r.source_system, r.lot_id
@@ -471,12 +429,11 @@ function shipmentRoots(tx: TransactionSql, shipments: string[]) {
       WHERE r.role = 'received' AND s.role = 'shipped'
         AND correlation_id = ANY(${shipments}::text[])
     ), up AS (
-      SELECT plant_id AS to_plant, source_system AS to_system, lot_id AS to_lot, plant_id,
+      SELECT plant_id AS s_plant, source_system AS s_system, lot_id AS s_lot, plant_id,
         source_system, lot_id, 0 AS depth
       FROM received
       UNION ALL
-      SELECT u.to_plant, u.to_system, u.to_lot, f.plant_id, f.source_system, f.lot_id,
-        u.depth + 1
+      SELECT u.s_plant, u.s_system, u.s_lot, f.plant_id, f.source_system, f.lot_id, u.depth + 1
       FROM up u CROSS JOIN LATERAL (
         SELECT s.plant_id, s.source_system, s.lot_id
         FROM shipment_lots r JOIN shipment_lots s USING (correlation_id)
@@ -486,56 +443,79 @@ function shipmentRoots(tx: TransactionSql, shipments: string[]) {
       ) AS f
     ) CYCLE plant_id, source_system, lot_id SET closed USING path,
     onward AS (
-      SELECT * FROM received
+      SELECT plant_id AS s_plant, source_system AS s_system, lot_id AS s_lot, plant_id,
+        source_system, lot_id
+      FROM received
       UNION
-      SELECT r.plant_id, r.source_system, r.lot_id
+      SELECT d.s_plant, d.s_system, d.s_lot, r.plant_id, r.source_system, r.lot_id
       FROM onward d
       JOIN shipment_lots s ON s.plant_id = d.plant_id AND s.source_system = d.source_system
         AND s.lot_id = d.lot_id AND s.role = 'shipped'
       JOIN shipment_lots r ON r.correlation_id = s.correlation_id AND r.role = 'received'
     ), shippers AS (
       SELECT count(DISTINCT (s.plant_id, s.source_system, s.lot_id)) AS n
-      FROM (SELECT plant_id, source_system, lot_id FROM up UNION SELECT * FROM onward) AS l
+      FROM (SELECT plant_id, source_system, lot_id FROM up
+        UNION SELECT plant_id, source_system, lot_id FROM onward) AS l
       JOIN shipment_lots r ON r.plant_id = l.plant_id AND r.source_system = l.source_system
         AND r.lot_id = l.lot_id AND r.role = 'received'
       JOIN shipment_lots s ON s.correlation_id = r.correlation_id AND s.role = 'shipped'
       GROUP BY l.plant_id, l.source_system, l.lot_id
+    ), roots AS (
+      SELECT DISTINCT ON (s_plant, s_system, s_lot) * FROM up
+      ORDER BY s_plant, s_system, s_lot, depth DESC
     )
-    SELECT DISTINCT ON (to_plant, to_system, to_lot) to_plant, to_system, to_lot, plant_id,
-      source_system, lot_id,
+    SELECT DISTINCT ON (o.plant_id, o.source_system, o.lot_id) o.plant_id, o.source_system,
+      o.lot_id, t.plant_id AS root_plant, t.source_system AS root_system, t.lot_id AS root_lot,
       (SELECT bool_or(closed) FROM up) OR EXISTS (SELECT FROM shippers WHERE n > 1) AS ambiguous
-    FROM up ORDER BY to_plant, to_system, to_lot, depth DESC`;
+    FROM onward o JOIN roots t USING (s_plant, s_system, s_lot)
+    ORDER BY o.plant_id, o.source_system, o.lot_id, s_plant DESC, s_system DESC, s_lot DESC`;
+}
+
+/** Sets the canonical ids {@linkcode shipmentRoots} found: the own id of each lot's root. */
+async function relink(tx: TransactionSql, found: readonly Record<string, unknown>[]) {
+  if (found.length === 0) return;
+  const rows: Rows = found.map((r) => ({
+    plant_id: String(r.plant_id),
+    source_system: String(r.source_system),
+    lot_id: String(r.lot_id),
+    canonical: ownCanonicalId({
+      plantId: String(r.root_plant),
+      system: String(r.root_system),
+      lotId: String(r.root_lot),
+    }),
+  }));
+  await tx`
+    UPDATE system_lots l SET canonical_lot_id = x.canonical
+    FROM jsonb_to_recordset(${tx.json(rows)}::jsonb)
+      AS x(plant_id text, source_system text, lot_id text, canonical uuid)
+    WHERE l.plant_id = x.plant_id AND l.source_system = x.source_system AND l.lot_id = x.lot_id
+      AND l.canonical_lot_id <> x.canonical`;
 }
 
 /**
- * Sets the canonical id of each received lot and of every lot shipped on from it: the own id
- * of the lot its chain of shipments starts at.
+ * Of the items with one key, the one applying them one by one leaves: the first, replaced by
+ * a later one only when `beats(later, kept)`.
  */
-async function relink(tx: TransactionSql, roots: readonly Record<string, unknown>[]) {
-  if (roots.length === 0) return;
-  const rows: Rows = roots.map((r, n) => ({
-    n,
-    canonical: ownCanonicalId(lotOfRow(r)),
-    plant_id: String(r.to_plant),
-    source_system: String(r.to_system),
-    lot_id: String(r.to_lot),
-  }));
-  await tx`
-    WITH RECURSIVE onward AS (
-      SELECT * FROM jsonb_to_recordset(${tx.json(rows)}::jsonb) AS t(n integer, canonical uuid,
-        plant_id text, source_system text, lot_id text)
-      UNION
-      SELECT d.n, d.canonical, r.plant_id, r.source_system, r.lot_id
-      FROM onward d
-      JOIN shipment_lots s ON s.plant_id = d.plant_id AND s.source_system = d.source_system
-        AND s.lot_id = d.lot_id AND s.role = 'shipped'
-      JOIN shipment_lots r ON r.correlation_id = s.correlation_id AND r.role = 'received'
-    )
-    UPDATE system_lots l SET canonical_lot_id = x.canonical
-    FROM (SELECT DISTINCT ON (plant_id, source_system, lot_id) * FROM onward
-      ORDER BY plant_id, source_system, lot_id, n DESC) AS x
-    WHERE l.plant_id = x.plant_id AND l.source_system = x.source_system AND l.lot_id = x.lot_id
-      AND l.canonical_lot_id <> x.canonical`;
+function winners<T>(
+  items: readonly T[],
+  key: (item: T) => string[],
+  beats: (later: T, kept: T) => boolean = () => false,
+): Set<T> {
+  const kept = new Map<string, T>();
+  for (const item of items) {
+    const k = key(item).join("\u0000");
+    const current = kept.get(k);
+    if (current === undefined || beats(item, current)) kept.set(k, item);
+  }
+  return new Set(kept.values());
+}
+
+/** Compares tuples of numbers or strings element by element. */
+function compare(a: (number | string)[], b: (number | string)[]): number {
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
+  }
+  return 0;
 }
 
 /** Where {@linkcode verifyAuditChain} found the chain broken, if it did. */

@@ -336,3 +336,152 @@ integrationTest("trace walks a 5-level cross-plant genealogy back and forward", 
   assert.deepEqual(view.systemLots.map((l) => `${l.plantId}:${l.lotId}`), ["A:F3", "B:G4"]);
   await sql.end();
 });
+
+/** Every table the application writes, every column, in a comparable form. */
+async function tables(sql: Sql): Promise<Record<string, unknown[]>> {
+  const rows = async (query: string) => [...await sql.unsafe(query)].map((r) => ({ ...r }));
+  return {
+    audit: await rows(`SELECT plant_id, plant_seq, event_id, event_type, source_system, lot_id,
+      event_time, event::text, prev_hash, hash FROM audit_events ORDER BY plant_id, plant_seq`),
+    heads: await rows("SELECT * FROM audit_chain_heads ORDER BY plant_id"),
+    lots: await rows("SELECT * FROM system_lots ORDER BY plant_id, source_system, lot_id"),
+    edges: await rows("SELECT * FROM genealogy_edges ORDER BY 1, 2, 3, 4, 5, 6, 7"),
+    orders: await rows("SELECT * FROM order_lots ORDER BY 1, 2, 3, 4, 5"),
+    shipments: await rows("SELECT * FROM shipment_lots ORDER BY 1, 2, 3, 4, 5"),
+  };
+}
+
+/**
+ * Applies `before` one event per transaction to two fresh databases, then `batches` as
+ * batches to one and one event per transaction to the other: same outcomes, same tables.
+ */
+async function assertBatchesAsOneByOne(
+  pg: PrivateServer,
+  before: CanonicalLotEvent[],
+  batches: CanonicalLotEvent[][],
+): Promise<void> {
+  const options = { sourcePriority: { sap: 2, dynamics: 1 } };
+  const [batched, single] = [await freshDatabase(pg, 2), await freshDatabase(pg, 2)];
+  for (const e of before) for (const sql of [batched, single]) await applyLotEvent(sql, e, options);
+  const outcomes = { batched: [] as string[], single: [] as string[] };
+  for (const batch of batches) {
+    outcomes.batched.push(...await applyLotEvents(batched, batch, options));
+    for (const e of batch) outcomes.single.push(await applyLotEvent(single, e, options));
+  }
+  assert.deepEqual(outcomes.batched, outcomes.single);
+  assert.deepEqual(await tables(batched), await tables(single));
+  for (const plant of ["A", "B", "C"]) {
+    assert.equal((await verifyAuditChain(batched, plant)).brokenAt, undefined, `chain ${plant}`);
+  }
+  await Promise.all([batched.end(), single.end()]);
+}
+
+integrationTest(
+  "a batch leaves exactly the tables that its events one per transaction leave",
+  async () => {
+    await using pg = await startPostgres();
+    const B = { plantId: "B", sourceSystem: "dynamics" };
+    const C = { plantId: "C", sourceSystem: "infor" };
+    // Where several events meet in one row, ids set so that neither the first nor the last
+    // of them is the one that wins one by one.
+    const id = (k: number) => `00000000-0000-4000-8000-${String(k).padStart(12, "0")}`;
+    const seen = event({ lotId: "OLD", version: 4 });
+    const batch = [
+      // One lot updated five times: the highest version wins, a tie goes to the larger id.
+      event({ eventType: "LOT_ADJUSTED", lotId: "U", quantity: 1, version: 1 }),
+      event({ eventType: "LOT_ADJUSTED", lotId: "U", quantity: 3, version: 3, eventId: id(2) }),
+      event({ eventType: "LOT_ADJUSTED", lotId: "U", quantity: 4, version: 3, eventId: id(3) }),
+      event({ eventType: "LOT_ADJUSTED", lotId: "U", quantity: 5, version: 3, eventId: id(1) }),
+      event({ eventType: "LOT_ADJUSTED", lotId: "U", quantity: 2, version: 2 }),
+      // Updates losing to and beating a lot applied before the batch.
+      event({ eventType: "LOT_ADJUSTED", lotId: "OLD", quantity: 5, version: 3 }),
+      event({ eventType: "LOT_ADJUSTED", lotId: "OLD", quantity: 6, version: 5 }),
+      // Parents inside the batch, after and before their child; one parent twice in an event;
+      // one edge given by three events; a parent never seen (a placeholder).
+      event({ eventType: "LOT_SPLIT", lotId: "C1", parents: [{ lotId: "P1", quantity: 7 }] }),
+      event({ lotId: "P1", quantity: 70 }),
+      event({ lotId: "P2", quantity: 80 }),
+      event({
+        eventType: "LOT_MERGED",
+        lotId: "M1",
+        parents: [{ lotId: "P2", quantity: 1 }, { lotId: "P2", quantity: 2 }, { lotId: "P3" }],
+      }),
+      ...[22, 21, 23].map((k) =>
+        event({ eventType: "LOT_SPLIT", lotId: "C2", eventId: id(k), parents: [{ lotId: "P1" }] })
+      ),
+      // An order: an output before its inputs, one input consumed three times.
+      event({ lotId: "FG", correlationId: "ORD-1" }),
+      event({ eventType: "LOT_CONSUMED", lotId: "M1", quantity: 11, correlationId: "ORD-1" }),
+      ...[32, 31, 33].map((k) =>
+        event({ eventType: "LOT_CONSUMED", lotId: "P1", eventId: id(k), correlationId: "ORD-1" })
+      ),
+      // A chain of shipments A -> B -> C, received before shipped at B, one receipt twice.
+      event({ ...B, eventType: "LOT_RECEIVED", lotId: "R", correlationId: "S-1" }),
+      event({ ...C, eventType: "LOT_RECEIVED", lotId: "Q", correlationId: "S-2" }),
+      event({ ...B, eventType: "LOT_SHIPPED", lotId: "R", correlationId: "S-2" }),
+      event({ ...B, eventType: "LOT_RECEIVED", lotId: "R", correlationId: "S-1", version: 1 }),
+      event({ eventType: "LOT_SHIPPED", lotId: "FG", correlationId: "S-1" }),
+      event({ eventType: "COMMAND_REJECTED", lotId: "FG", correlationId: "CMD-1" }),
+    ];
+    // Duplicates: one inside the batch, one applied before it.
+    await assertBatchesAsOneByOne(pg, [seen], [[...batch, batch[3], seen]]);
+    await assertBatchesAsOneByOne(pg, [], [batch.slice(0, 9), batch.slice(9)]);
+  },
+);
+
+/** A random history of few lots at three plants; `tangled`: lots received from several. */
+function randomHistory(seed: number, tangled: boolean): CanonicalLotEvent[] {
+  let s = seed;
+  const random = () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
+  const plants = [
+    { plantId: "A", sourceSystem: "sap" },
+    { plantId: "B", sourceSystem: "dynamics" },
+    { plantId: "C", sourceSystem: "infor" },
+  ];
+  const lot = () => `L${Math.floor(random() * 8)}`;
+  const events: CanonicalLotEvent[] = [];
+  const add = (o: Partial<CanonicalLotEvent>) =>
+    events.push(event({ version: Math.floor(random() * 3), quantity: events.length, ...o }));
+  for (let i = 0; i < 80; i++) {
+    const p = pick(plants);
+    const order = { correlationId: `ORD-${Math.floor(random() * 3)}` };
+    const r = random();
+    if (r < 0.2) add({ ...p, eventType: "LOT_ADJUSTED", lotId: lot() });
+    else if (r < 0.4) {
+      add({
+        ...p,
+        eventType: pick(["LOT_SPLIT", "LOT_MERGED"] as const),
+        lotId: lot(),
+        parents: [
+          { lotId: lot(), quantity: i },
+          { lotId: lot() },
+        ],
+      });
+    } else if (r < 0.55) add({ ...p, eventType: "LOT_CONSUMED", lotId: lot(), ...order });
+    else if (r < 0.65) add({ ...p, lotId: lot(), ...order });
+    else if (r < 0.9) {
+      const shipment = { correlationId: `S-${tangled ? Math.floor(random() * 3) : i}` };
+      add({ ...p, eventType: "LOT_SHIPPED", lotId: lot(), ...shipment });
+      const to = pick(plants.filter((q) => q !== p));
+      add({ ...to, eventType: "LOT_RECEIVED", lotId: tangled ? lot() : `R${i}`, ...shipment });
+    } else add({ ...p, eventType: "COMMAND_REJECTED", lotId: lot(), correlationId: `C${i}` });
+  }
+  return deliveries(events, seed);
+}
+
+integrationTest(
+  "random histories in random batches: the same tables as one event per transaction",
+  async () => {
+    await using pg = await startPostgres();
+    for (let seed = 1; seed <= 6; seed++) {
+      // Tangled shipments (a lot received from several lots, cycles) are applied one by one.
+      const events = randomHistory(seed, seed % 3 === 0);
+      const batches: CanonicalLotEvent[][] = [];
+      for (let i = 0; i < events.length; i += batches.length % 4 * 15 + 1) {
+        batches.push(events.slice(i, i + batches.length % 4 * 15 + 1));
+      }
+      await assertBatchesAsOneByOne(pg, [], batches);
+    }
+  },
+);

@@ -224,13 +224,7 @@ export class Orchestrator {
     for (const [plant, queue] of this.#pending) {
       if (this.#busy.size >= this.#options.concurrency) break;
       if (this.#busy.has(plant)) continue;
-      const messages = queue.splice(0, this.#options.batchSize);
-      if (queue.length === 0) this.#pending.delete(plant);
-      this.#pendingCount -= messages.length;
-      const batch = messages.flatMap((message) => {
-        const event = this.#parse(message);
-        return event ? [{ message, event }] : [];
-      });
+      const batch = this.#take(plant, queue);
       if (batch.length === 0) continue;
       this.#busy.add(plant);
       this.#track(
@@ -240,6 +234,21 @@ export class Orchestrator {
         }),
       );
     }
+  }
+
+  /** A plant's next batch: up to `batchSize` messages, the invalid ones dead-lettered. */
+  #take(plant: string, queue: JsMsg[]): Delivery[] {
+    const batch: Delivery[] = [];
+    while (batch.length === 0 && queue.length > 0) {
+      const messages = queue.splice(0, this.#options.batchSize);
+      this.#pendingCount -= messages.length;
+      for (const message of messages) {
+        const event = this.#parse(message);
+        if (event) batch.push({ message, event });
+      }
+    }
+    if (queue.length === 0) this.#pending.delete(plant);
+    return batch;
   }
 
   /** One transaction for the batch; if it fails, each event alone (isolates a bad one). */

@@ -23,7 +23,7 @@ import { expireTransfers } from "./saga.ts";
 /** How often the relay looks at the reconciliation schedule. */
 const SCHEDULE_MS = 5000;
 
-/** Options of {@linkcode OutboxRelay}. */
+/** Options of {@linkcode outboxRelay}. */
 export interface RelayOptions {
   /** How often to look for work committed by other replicas and for due sagas. */
   pollMs: number;
@@ -34,88 +34,27 @@ export interface RelayOptions {
   metrics: RoleMetrics & { commandsPublished: Counter; transfersTimedOut: Counter };
 }
 
-/** Publishes the outbox until stopped. */
-export class OutboxRelay {
-  readonly #sql: Sql;
-  readonly #js: JetStreamClient;
-  readonly #options: RelayOptions;
-  readonly #encoder = new TextEncoder();
-  readonly #poller: Poller;
-  #nextSchedule = 0;
-
-  constructor(sql: Sql, js: JetStreamClient, options: RelayOptions) {
-    this.#sql = sql;
-    this.#js = js;
-    this.#options = options;
-    const { log, metrics } = options;
-    this.#poller = new Poller(() => this.#round(), {
-      pollMs: options.pollMs,
-      onError: (error, failures) => {
-        if (failures === 1) {
-          metrics.error(log, "forward_failed", "downlink", `Outbox relay: ${errorMessage(error)}`);
-        }
-      },
-    });
-  }
-
-  start(): void {
-    this.#poller.start();
-  }
-
-  /** New rows were committed: publish them now rather than at the next poll. */
-  notify(): void {
-    this.#poller.notify();
-  }
-
-  async stop(): Promise<void> {
-    await this.#poller.stop();
-  }
-
-  /** Publishes a batch and compensates due sagas; true when there may be more to do. */
-  async #round(): Promise<boolean> {
-    const { log, metrics } = this.#options;
-    let more = await this.#publishBatch() === this.#options.batchSize;
-    const expired = await expireTransfers(this.#sql);
-    if (expired > 0) {
-      metrics.transfersTimedOut.inc({}, expired);
-      log.warn("Transfers timed out: compensation commands sent", { sagas: expired });
-      more = true;
-    }
-    if (Date.now() >= this.#nextSchedule) {
-      this.#nextSchedule = Date.now() + SCHEDULE_MS;
-      if (await this.#schedule()) more = true;
-    }
-    return more;
-  }
-
-  /** Expires overdue reconciliation runs and starts the due ones; true when it started some. */
-  async #schedule(): Promise<boolean> {
-    const { log } = this.#options;
-    const { intervalSeconds, timeoutSeconds } = this.#options.reconciliation;
-    const incomplete = await expireReconciliations(this.#sql, timeoutSeconds);
-    if (incomplete > 0) {
-      log.warn("Reconciliation runs incomplete: no full stock report in time", {
-        runs: incomplete,
-      });
-    }
-    if (intervalSeconds === 0) return false;
-    const runs = await requestReconciliation(this.#sql, { minAgeSeconds: intervalSeconds });
-    if (runs.length > 0) log.info("Reconciliation requested", { runs: runs.length });
-    return runs.length > 0;
-  }
+/**
+ * The relay: a {@linkcode Poller} (`start`, `notify` after a commit that may have queued
+ * commands, `stop`) publishing the outbox until stopped.
+ */
+export function outboxRelay(sql: Sql, js: JetStreamClient, options: RelayOptions): Poller {
+  const { log, metrics } = options;
+  const encoder = new TextEncoder();
+  let nextSchedule = 0;
 
   /** Publishes up to batchSize unpublished commands in one transaction; returns how many. */
-  async #publishBatch(): Promise<number> {
-    const published = await this.#sql.begin(async (tx) => {
+  const publishBatch = async (): Promise<number> => {
+    const published = await sql.begin(async (tx) => {
       const rows = await tx`
         SELECT command_id, subject, command FROM outbox WHERE published_at IS NULL
-        ORDER BY created_at, command_id LIMIT ${this.#options.batchSize} FOR UPDATE SKIP LOCKED`;
+        ORDER BY created_at, command_id LIMIT ${options.batchSize} FOR UPDATE SKIP LOCKED`;
       if (rows.length === 0) return 0;
       // All or nothing: a failed publish rolls the batch back, and the ones that did go out
       // are dropped as duplicates (same msgID) when the batch is published again.
       await Promise.all(
         rows.map((row) =>
-          this.#js.publish(row.subject, this.#encoder.encode(JSON.stringify(row.command)), {
+          js.publish(row.subject, encoder.encode(JSON.stringify(row.command)), {
             msgID: String(row.command_id),
           })
         ),
@@ -124,7 +63,47 @@ export class OutboxRelay {
       await tx`UPDATE outbox SET published_at = now() WHERE command_id = ANY(${ids}::uuid[])`;
       return rows.length;
     });
-    this.#options.metrics.commandsPublished.inc({}, published);
+    metrics.commandsPublished.inc({}, published);
     return published;
-  }
+  };
+
+  /** Expires overdue reconciliation runs and starts the due ones; true when it started some. */
+  const schedule = async (): Promise<boolean> => {
+    const { intervalSeconds, timeoutSeconds } = options.reconciliation;
+    const incomplete = await expireReconciliations(sql, timeoutSeconds);
+    if (incomplete > 0) {
+      log.warn("Reconciliation runs incomplete: no full stock report in time", {
+        runs: incomplete,
+      });
+    }
+    if (intervalSeconds === 0) return false;
+    const runs = await requestReconciliation(sql, { minAgeSeconds: intervalSeconds });
+    if (runs.length > 0) log.info("Reconciliation requested", { runs: runs.length });
+    return runs.length > 0;
+  };
+
+  /** Publishes a batch, compensates due sagas, runs the schedule; true when there is more. */
+  const round = async (): Promise<boolean> => {
+    let more = await publishBatch() === options.batchSize;
+    const expired = await expireTransfers(sql);
+    if (expired > 0) {
+      metrics.transfersTimedOut.inc({}, expired);
+      log.warn("Transfers timed out: compensation commands sent", { sagas: expired });
+      more = true;
+    }
+    if (Date.now() >= nextSchedule) {
+      nextSchedule = Date.now() + SCHEDULE_MS;
+      if (await schedule()) more = true;
+    }
+    return more;
+  };
+
+  return new Poller(round, {
+    pollMs: options.pollMs,
+    onError: (error, failures) => {
+      if (failures === 1) {
+        metrics.error(log, "forward_failed", "downlink", `Outbox relay: ${errorMessage(error)}`);
+      }
+    },
+  });
 }
