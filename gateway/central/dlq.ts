@@ -15,6 +15,7 @@ import {
   codeFlag,
   dateFlag,
   defaultIo,
+  firstPage,
   formatTable,
   intFlag,
   noPositionals,
@@ -168,15 +169,7 @@ ${COMMON_HELP}`,
     const after = intFlag(values.after, "--after", { fallback: 0, min: 0 });
     const filter = { ...parseFilter(values), after: after || undefined };
     await using central = await openCentral(values.config ?? DEFAULT_CONFIG, io, options);
-    const rows: CentralDeadLetter[] = [];
-    let more = false;
-    for await (const dl of (await selection(central, [], filter)).letters) {
-      if (rows.length === limit) {
-        more = true;
-        break;
-      }
-      rows.push(dl);
-    }
+    const { rows, more } = await firstPage((await selection(central, [], filter)).letters, limit);
     if (values.json) {
       if (rows.length > 0) io.out(rows.map((dl) => JSON.stringify(summary(dl))).join("\n"));
     } else {

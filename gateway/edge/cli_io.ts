@@ -319,6 +319,19 @@ export function truncate(text: string, width: number): string {
   return line.length <= width ? line : line.slice(0, width - 1) + "…";
 }
 
+/** The first `limit` items (a page of a listing), and whether there are more. */
+export async function firstPage<T>(
+  items: Iterable<T> | AsyncIterable<T>,
+  limit: number,
+): Promise<{ rows: T[]; more: boolean }> {
+  const rows: T[] = [];
+  for await (const item of items) {
+    if (rows.length === limit) return { rows, more: true };
+    rows.push(item);
+  }
+  return { rows, more: false };
+}
+
 /** Aligns rows under headers, two spaces between columns; the last column is not padded. */
 export function formatTable(headers: string[], rows: string[][]): string {
   const all = [headers, ...rows];

@@ -17,6 +17,7 @@ import {
   COMMON_HELP,
   dateFlag,
   defaultIo,
+  firstPage,
   formatBytes,
   formatTable,
   intFlag,
@@ -137,17 +138,12 @@ ${COMMON_HELP}`,
     const after = intFlag(values.after, "--after", { fallback: 0, min: 0 });
     const code = codeFlag(values.code);
     using target = await openTarget(values);
-    const rows: DeadLetter[] = [];
-    let more = false;
     const unforwardedOnly = values.unforwarded;
-    for (const dl of allDeadLetters(target.buffer, { unforwardedOnly, afterId: after })) {
-      if (code !== undefined && dl.code !== code) continue;
-      if (rows.length === limit) {
-        more = true;
-        break;
-      }
-      rows.push(dl);
-    }
+    const { rows, more } = await firstPage(
+      allDeadLetters(target.buffer, { unforwardedOnly, afterId: after })
+        .filter((dl) => code === undefined || dl.code === code),
+      limit,
+    );
     if (values.json) {
       if (rows.length > 0) io.out(rows.map((dl) => JSON.stringify(summary(dl))).join("\n"));
       return 0;
