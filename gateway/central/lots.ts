@@ -188,12 +188,11 @@ function auditAndLots(
   );
   const own = (e: CanonicalLotEvent) =>
     ownCanonicalId({ plantId: e.plantId, system: e.sourceSystem, lotId: e.lotId });
+  const events = tx.json(applied as unknown as Parameters<typeof tx.json>[0]);
   return tx`
     WITH input AS (
       SELECT * FROM ROWS FROM (
-        jsonb_array_elements(${
-    tx.json(applied as unknown as Parameters<typeof tx.json>[0])
-  }::jsonb),
+        jsonb_array_elements(${events}::jsonb),
         unnest(${applied.map((e) => latest.has(e) ? own(e) : null)}::uuid[]),
         unnest(${applied.map(priority)}::integer[])
       ) WITH ORDINALITY AS i(e, canonical_lot_id, priority, n)
