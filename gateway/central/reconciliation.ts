@@ -154,23 +154,25 @@ export function reconciliationSteps(
         WHERE run_id::text = ANY(${runIds}) AND state = 'requested' ORDER BY run_id FOR UPDATE`)
         .map((r) => String(r.run_id)),
     );
-    for (const event of reports) {
-      if (!open.has(event.correlationId!)) {
-        log.warn("Stock report line for no open reconciliation run: ignored", {
-          eventId: event.eventId,
-          runId: event.correlationId,
-        });
-        continue;
-      }
-      const lines = Number(event.payload?.lines ?? 0);
-      await tx`UPDATE reconciliation_runs SET expected_lines = ${lines}
-        WHERE run_id = ${event.correlationId!}`;
-      if (lines === 0 || event.lotId === "*") continue;
-      await tx`INSERT INTO reconciliation_lines (run_id, line, lot_id, material, quantity, uom)
-        VALUES (${event.correlationId!}, ${Number(event.payload?.line ?? 0)}, ${event.lotId},
-          ${event.material}, ${event.quantity}, ${event.uom})
-        ON CONFLICT DO NOTHING`;
+    const lines = reports.filter((e) => open.has(e.correlationId!));
+    for (const event of reports.filter((e) => !open.has(e.correlationId!))) {
+      log.warn("Stock report line for no open reconciliation run: ignored", {
+        eventId: event.eventId,
+        runId: event.correlationId,
+      });
     }
+    // Every line of a report says how many lines it has.
+    await tx`UPDATE reconciliation_runs r SET expected_lines = l.lines
+      FROM unnest(${lines.map((e) => e.correlationId!)}::uuid[],
+        ${lines.map((e) => Number(e.payload?.lines ?? 0))}::int[]) AS l(run_id, lines)
+      WHERE r.run_id = l.run_id`;
+    const stock = lines.filter((e) => e.lotId !== "*" && Number(e.payload?.lines ?? 0) > 0);
+    await tx`INSERT INTO reconciliation_lines (run_id, line, lot_id, material, quantity, uom)
+      SELECT * FROM unnest(${stock.map((e) => e.correlationId!)}::uuid[],
+        ${stock.map((e) => Number(e.payload?.line ?? 0))}::int[],
+        ${stock.map((e) => e.lotId)}::text[], ${stock.map((e) => e.material)}::text[],
+        ${stock.map((e) => e.quantity)}::numeric[], ${stock.map((e) => e.uom)}::text[])
+      ON CONFLICT DO NOTHING`;
     for (const runId of open) await finishIfComplete(tx, runId, settings);
   };
 }

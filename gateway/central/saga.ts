@@ -19,6 +19,10 @@ import type { LotCommand } from "../core/plugin.ts";
 import { uuidV5 } from "../core/uuid.ts";
 import type { Sql, TransactionSql } from "../io/postgres.ts";
 
+/** A UUID, as PostgreSQL's ~* and as a JavaScript RegExp. */
+const UUID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
+const UUID = new RegExp(UUID_PATTERN, "i");
+
 /** Where a saga is. */
 export type SagaState = "commanded" | "completed" | "compensated" | "compensation_failed";
 
@@ -74,9 +78,12 @@ export function transferSteps(
   return async (tx, applied) => {
     for (const event of applied) {
       if (event.eventType === "LOT_SHIPPED") await start(tx, event, settings, log);
-      else if (event.eventType === "LOT_RECEIVED") await received(tx, event, log);
       else if (event.eventType === "COMMAND_REJECTED") await rejected(tx, event, log);
     }
+    const receipts = applied.filter((e) =>
+      e.eventType === "LOT_RECEIVED" && e.correlationId !== undefined
+    );
+    if (receipts.length > 0) await received(tx, receipts, log);
   };
 }
 
@@ -134,27 +141,49 @@ async function start(
   });
 }
 
-async function received(tx: TransactionSql, event: CanonicalLotEvent, log: Logger) {
-  const reference = event.correlationId;
-  if (reference === undefined) return;
+/**
+ * Receipts complete the sagas they answer, in one statement per batch: matched at the target
+ * plant by the shipment's reference or the command id; when several answer one saga, the
+ * smallest event id. A receipt for a saga that already compensated is kept for review.
+ */
+async function received(
+  tx: TransactionSql,
+  receipts: readonly CanonicalLotEvent[],
+  log: Logger,
+): Promise<void> {
   const rows = await tx`
-    UPDATE transfer_sagas SET
-      state = CASE WHEN state = 'commanded' THEN 'completed' ELSE state END,
-      outcome = CASE WHEN state = 'commanded' THEN 'received' ELSE outcome END,
-      answer_event_id = CASE WHEN state = 'commanded' THEN ${event.eventId}::uuid
-        ELSE answer_event_id END,
-      late_answer_event_id = CASE WHEN state = 'commanded' THEN late_answer_event_id
-        ELSE ${event.eventId}::uuid END,
+    WITH r AS (
+      SELECT * FROM unnest(${receipts.map((e) => e.plantId)}::text[],
+        ${receipts.map((e) => e.correlationId!)}::text[],
+        ${receipts.map((e) => e.eventId)}::uuid[]) AS r(plant, reference, event_id)
+    ), answers AS (
+      SELECT s.saga_id, r.event_id FROM r JOIN transfer_sagas s
+        ON s.target_plant = r.plant AND s.correlation_id = r.reference
+      UNION ALL
+      SELECT s.saga_id, r.event_id FROM r JOIN transfer_sagas s
+        ON s.saga_id = CASE WHEN r.reference ~* ${UUID_PATTERN} THEN r.reference::uuid END
+          AND s.target_plant = r.plant
+    ), first AS (
+      SELECT DISTINCT ON (a.saga_id) a.saga_id, a.event_id FROM answers a
+        JOIN transfer_sagas s USING (saga_id)
+      WHERE s.state = 'commanded' OR (s.state <> 'completed' AND s.late_answer_event_id IS NULL)
+      ORDER BY a.saga_id, a.event_id
+    )
+    UPDATE transfer_sagas t SET
+      state = CASE WHEN t.state = 'commanded' THEN 'completed' ELSE t.state END,
+      outcome = CASE WHEN t.state = 'commanded' THEN 'received' ELSE t.outcome END,
+      answer_event_id = CASE WHEN t.state = 'commanded' THEN f.event_id
+        ELSE t.answer_event_id END,
+      late_answer_event_id = CASE WHEN t.state = 'commanded' THEN t.late_answer_event_id
+        ELSE f.event_id END,
       updated_at = now()
-    WHERE target_plant = ${event.plantId}
-      AND (correlation_id = ${reference} OR saga_id::text = ${reference})
-      AND (state = 'commanded' OR (state <> 'completed' AND late_answer_event_id IS NULL))
-    RETURNING saga_id, state`;
+    FROM first f WHERE t.saga_id = f.saga_id
+    RETURNING t.saga_id, t.state, f.event_id`;
   for (const row of rows) {
     if (row.state !== "completed") {
       log.warn("Transfer received after the saga compensated: check the source stock", {
         sagaId: row.saga_id,
-        eventId: event.eventId,
+        eventId: row.event_id,
       });
     }
   }
@@ -253,8 +282,6 @@ function view(row: Record<string, unknown>): SagaView {
     updatedAt: time(row.updated_at),
   };
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** One saga by its id (= the receive command's id) or the shipment's reference. */
 export async function findSagas(sql: Sql, id: string): Promise<SagaView[]> {
