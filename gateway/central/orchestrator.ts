@@ -9,12 +9,11 @@
  */
 import {
   AckPolicy,
-  type Consumer,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
 } from "@nats-io/jetstream";
-import { deadLetterHeaders } from "../io/jetstream.ts";
+import { ConsumerLoop, deadLetterHeaders } from "../io/jetstream.ts";
 import { backoffDelay } from "../core/backoff.ts";
 import { type CanonicalLotEvent, checkCanonicalEvent } from "../core/canonical_event.ts";
 import type { CentralConfig } from "../core/central_config.ts";
@@ -112,9 +111,7 @@ export class Orchestrator {
   readonly #js: JetStreamClient;
   readonly #options: OrchestratorOptions;
   readonly #decoder = new TextDecoder("utf-8", { fatal: true });
-  #running = true;
-  #loop: Promise<void> | undefined;
-  #stopMessages: (() => void) | undefined;
+  readonly #consumer: ConsumerLoop;
   #inFlight = new Set<Promise<void>>();
   /** Messages pulled and not yet handed to a transaction, by plant, in arrival order. */
   #pending = new Map<string, JsMsg[]>();
@@ -127,50 +124,34 @@ export class Orchestrator {
     this.#sql = sql;
     this.#js = js;
     this.#options = options;
+    this.#consumer = new ConsumerLoop(js, {
+      stream: "LOT_EVENTS",
+      consumer: options.consumer,
+      maxMessages: options.concurrency * options.batchSize,
+      backoff: options.backoff,
+      what: "lot events",
+      log: options.log,
+    }, (message) => this.#receive(message));
   }
 
   /** Starts pulling (the consumer must exist: {@linkcode ensureOrchestratorConsumer}). */
   start(): void {
-    this.#loop ??= this.#run();
+    this.#consumer.start();
   }
 
   /** Stops pulling and waits for the events being applied (their acks are sent). */
   async stop(): Promise<void> {
-    this.#running = false;
-    this.#stopMessages?.();
-    await this.#loop;
+    await this.#consumer.stop();
     this.#flush();
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 
-  async #run(): Promise<void> {
-    const { log } = this.#options;
-    for (let attempt = 0; this.#running; attempt++) {
-      try {
-        const consumer: Consumer = await this.#js.consumers.get(
-          "LOT_EVENTS",
-          this.#options.consumer,
-        );
-        const messages = await consumer.consume({
-          max_messages: this.#options.concurrency * this.#options.batchSize,
-        });
-        this.#stopMessages = () => messages.stop();
-        if (!this.#running) messages.stop();
-        attempt = 0;
-        for await (const message of messages) {
-          this.#enqueue(message);
-          while (this.#pendingCount >= this.#options.concurrency * this.#options.batchSize) {
-            if (this.#inFlight.size === 0) this.#flush();
-            await Promise.race(this.#inFlight);
-          }
-        }
-      } catch (error) {
-        if (!this.#running) break;
-        if (attempt === 0) {
-          log.warn("Cannot pull lot events; retrying", { error: errorMessage(error) });
-        }
-        await new Promise((r) => setTimeout(r, backoffDelay(attempt, this.#options.backoff)));
-      }
+  /** Queues a pulled message; holds the pull back while a full window is queued. */
+  async #receive(message: JsMsg): Promise<void> {
+    this.#enqueue(message);
+    while (this.#pendingCount >= this.#options.concurrency * this.#options.batchSize) {
+      if (this.#inFlight.size === 0) this.#flush();
+      await Promise.race(this.#inFlight);
     }
   }
 

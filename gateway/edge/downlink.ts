@@ -22,7 +22,7 @@ import type { Logger } from "../core/logger.ts";
 import type { Counter, RoleMetrics } from "../core/metrics.ts";
 import type { LotCommand } from "../core/plugin.ts";
 import type { BoundPlugin } from "../core/plugin_runtime.ts";
-import { deadLetterHeaders, edgeDeadLetterSubject } from "../io/jetstream.ts";
+import { ConsumerLoop, deadLetterHeaders, edgeDeadLetterSubject } from "../io/jetstream.ts";
 import type { MqttPublisher } from "../io/mqtt_publisher.ts";
 
 /** Options of {@linkcode Downlink}. */
@@ -79,46 +79,30 @@ export class Downlink {
   readonly #mqtt: MqttPublisher;
   readonly #options: DownlinkOptions;
   readonly #decoder = new TextDecoder("utf-8", { fatal: true });
-  #running = true;
-  #loop: Promise<void> | undefined;
-  #stopMessages: (() => void) | undefined;
+  readonly #consumer: ConsumerLoop;
 
   constructor(js: JetStreamClient, mqtt: MqttPublisher, options: DownlinkOptions) {
     this.#js = js;
     this.#mqtt = mqtt;
     this.#options = options;
+    this.#consumer = new ConsumerLoop(js, {
+      stream: "LOT_COMMANDS",
+      consumer: downlinkConsumer(options.plantId),
+      maxMessages: 16,
+      backoff: options.backoff,
+      what: "commands",
+      log: options.log,
+    }, (message) => this.#deliver(message));
   }
 
   /** Starts consuming (the consumer must exist: {@linkcode ensureDownlinkConsumer}). */
   start(): void {
-    this.#loop ??= this.#run();
+    this.#consumer.start();
   }
 
   /** Stops after the command in progress. */
   async stop(): Promise<void> {
-    this.#running = false;
-    this.#stopMessages?.();
-    await this.#loop;
-  }
-
-  async #run(): Promise<void> {
-    const { log, plantId } = this.#options;
-    for (let attempt = 0; this.#running; attempt++) {
-      try {
-        const consumer = await this.#js.consumers.get("LOT_COMMANDS", downlinkConsumer(plantId));
-        const messages = await consumer.consume({ max_messages: 16 });
-        this.#stopMessages = () => messages.stop();
-        if (!this.#running) messages.stop();
-        attempt = 0;
-        for await (const message of messages) await this.#deliver(message);
-      } catch (error) {
-        if (!this.#running) break;
-        if (attempt === 0) {
-          log.warn("Cannot pull commands; retrying", { error: errorMessage(error) });
-        }
-        await new Promise((r) => setTimeout(r, backoffDelay(attempt, this.#options.backoff)));
-      }
-    }
+    await this.#consumer.stop();
   }
 
   async #deliver(message: JsMsg): Promise<void> {

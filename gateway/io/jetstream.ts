@@ -1,11 +1,12 @@
 import { connect, headers, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import {
+  type JetStreamClient,
   type JetStreamManager,
   jetstreamManager,
   type JsMsg,
   type StreamConfig,
 } from "@nats-io/jetstream";
-import { backoffDelay } from "../core/backoff.ts";
+import { backoffDelay, type BackoffOptions } from "../core/backoff.ts";
 import { type ErrorCode, errorMessage, PlantgateError, type Stage } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 
@@ -164,4 +165,72 @@ export function deadLetterHeaders(
   h.set("Plantgate-Deliveries", String(message.info.deliveryCount));
   h.set("Plantgate-Stream-Seq", String(message.seq));
   return h;
+}
+
+/** Options of {@linkcode ConsumerLoop}. */
+export interface ConsumerLoopOptions {
+  stream: string;
+  /** Durable consumer name (it must exist). */
+  consumer: string;
+  /** Messages pulled ahead. */
+  maxMessages: number;
+  /** Delay between attempts while the consumer cannot be reached. */
+  backoff: BackoffOptions;
+  /** What is pulled, for the log line ("lot events", "commands"). */
+  what: string;
+  log: Logger;
+}
+
+/**
+ * Pulls a durable consumer until stopped and hands each message to `handle` (awaited: it may
+ * hold the loop back); reconnects with backoff when the consumer cannot be reached.
+ */
+export class ConsumerLoop {
+  readonly #js: JetStreamClient;
+  readonly #options: ConsumerLoopOptions;
+  readonly #handle: (message: JsMsg) => Promise<void> | void;
+  #running = true;
+  #loop: Promise<void> | undefined;
+  #stopMessages: (() => void) | undefined;
+
+  constructor(
+    js: JetStreamClient,
+    options: ConsumerLoopOptions,
+    handle: (message: JsMsg) => Promise<void> | void,
+  ) {
+    this.#js = js;
+    this.#options = options;
+    this.#handle = handle;
+  }
+
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** Stops pulling; resolves after the message being handled. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#stopMessages?.();
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    const { log, stream, consumer: name } = this.#options;
+    for (let attempt = 0; this.#running; attempt++) {
+      try {
+        const consumer = await this.#js.consumers.get(stream, name);
+        const messages = await consumer.consume({ max_messages: this.#options.maxMessages });
+        this.#stopMessages = () => messages.stop();
+        if (!this.#running) messages.stop();
+        attempt = 0;
+        for await (const message of messages) await this.#handle(message);
+      } catch (error) {
+        if (!this.#running) break;
+        if (attempt === 0) {
+          log.warn(`Cannot pull ${this.#options.what}; retrying`, { error: errorMessage(error) });
+        }
+        await new Promise((r) => setTimeout(r, backoffDelay(attempt, this.#options.backoff)));
+      }
+    }
+  }
 }
