@@ -1,7 +1,12 @@
 import { parseArgs } from "node:util";
 import { BUILTIN_PLUGINS } from "../../plugins/mod.ts";
 import { isTimeZone } from "../core/time.ts";
+import { createLogger } from "../core/logger.ts";
+import type { Plugin } from "../core/plugin.ts";
+import type { SimulationContext } from "../core/simulation.ts";
+import { answerCommands } from "./erp_answers.ts";
 import { planTraffic, publishTraffic, type SentMessage } from "./erp_simulator.ts";
+import { stockOf } from "./stock.ts";
 
 const USAGE = `Usage: main.ts simulate --erp <sap|dynamics|infor> [options]
 
@@ -21,7 +26,12 @@ Options:
   --time-zone <iana>    plant time zone for ERP-local times (default UTC)
   --resend <ratio>      share of unchanged re-sends (default 0.02)
   --malformed <ratio>   share of malformed messages (default 0.01)
-  --first-number <n>    first lot/document number (default 1)`;
+  --first-number <n>    first lot/document number (default 1)
+  --ship-to <ids>       comma-separated plant ids the ERP also ships lots to (stock transfers)
+  --answer-commands     then keep running and answer the centre's commands on
+                        plant/<plant>/commands/lot like this ERP would (post them; report the
+                        stock of the lots sent for REPORT_LOTS) until Ctrl-C
+  --reject <lot,...>    with --answer-commands: refuse commands for these lots`;
 
 function number(value: unknown, name: string, min: number, max = Infinity): number {
   const n = Number(value);
@@ -29,6 +39,10 @@ function number(value: unknown, name: string, min: number, max = Infinity): numb
     throw new RangeError(`--${name} must be a number between ${min} and ${max}, got "${value}"`);
   }
   return n;
+}
+
+function write(text: string): void {
+  Deno.stdout.writeSync(new TextEncoder().encode(text + "\n"));
 }
 
 /** Counts of what was sent, by kind, operation and defect. */
@@ -63,9 +77,11 @@ export async function runSimulateCommand(args: string[]): Promise<number> {
       resend: { type: "string", default: "0.02" },
       malformed: { type: "string", default: "0.01" },
       "first-number": { type: "string", default: "1" },
+      "ship-to": { type: "string" },
+      "answer-commands": { type: "boolean" },
+      reject: { type: "string" },
     },
   });
-  const write = (text: string) => Deno.stdout.writeSync(new TextEncoder().encode(text + "\n"));
   const fail = (text: string) => {
     Deno.stderr.writeSync(new TextEncoder().encode(`${text}\n\n${USAGE}\n`));
     return 2;
@@ -107,6 +123,7 @@ export async function runSimulateCommand(args: string[]): Promise<number> {
     resendRatio,
     malformedRatio,
     firstNumber,
+    shipTo: values["ship-to"]?.split(",").map((p) => p.trim()).filter((p) => p !== ""),
   });
   const started = performance.now();
   write(`Sending ${count} ${plugin.name} message(s) to ${values.url} on ${messages[0].topic}`);
@@ -125,5 +142,37 @@ export async function runSimulateCommand(args: string[]): Promise<number> {
   Deno.stderr.writeSync(new TextEncoder().encode("\n"));
   write(`Sent ${count} message(s) in ${((performance.now() - started) / 1000).toFixed(1)} s:`);
   for (const [kind, n] of Object.entries(summarize(messages))) write(`  ${kind.padEnd(36)} ${n}`);
+  if (!values["answer-commands"]) return 0;
+  return await answerUntilStopped(values.url, plugin, context, messages, values.reject);
+}
+
+/** Answers commands like the ERP until SIGINT/SIGTERM; prints what it answered. */
+async function answerUntilStopped(
+  url: string,
+  plugin: Plugin,
+  context: SimulationContext,
+  sent: SentMessage[],
+  reject: string | undefined,
+): Promise<number> {
+  const refused = new Set(reject?.split(",").map((l) => l.trim()));
+  const ops = sent.filter((m) => m.kind === "document").map((m) => m.op!);
+  const erp = await answerCommands({
+    url,
+    plugin,
+    context,
+    stock: () => stockOf(ops),
+    decide: (c) =>
+      refused.has(c.lotId)
+        ? { accept: false, reason: `lot ${c.lotId} is blocked` }
+        : { accept: true },
+    log: createLogger({ level: "info" }),
+  });
+  const topic = `plant/${context.plantId}/commands/lot`;
+  write(`Answering commands on ${topic} as ${plugin.name}; Ctrl-C stops`);
+  const { promise, resolve } = Promise.withResolvers<void>();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, resolve);
+  await promise;
+  await erp.close();
+  write(`Answered: ${JSON.stringify(erp.counts)}`);
   return 0;
 }
