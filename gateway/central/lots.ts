@@ -14,8 +14,11 @@
  * @module
  */
 import { ANSWER_EVENT_TYPES, type CanonicalLotEvent } from "../core/canonical_event.ts";
-import { uuidV5 } from "../core/uuid.ts";
 import { isRetryableTransactionError, type Sql, type TransactionSql } from "../io/postgres.ts";
+import { EDGE_CONFLICT, ownCanonicalId, type Rows, winners } from "./batch_rows.ts";
+import { AmbiguousShipments, linkShipments, shipmentLocks } from "./shipments.ts";
+
+export { ownCanonicalId, type SystemLot } from "./batch_rows.ts";
 
 /** Options of {@linkcode applyLotEvent}. */
 export interface ApplyOptions {
@@ -30,18 +33,6 @@ export interface ApplyOptions {
 
 /** What {@linkcode applyLotEvent} did. */
 export type ApplyOutcome = "applied" | "duplicate";
-
-/** A lot of one system at one plant. */
-export interface SystemLot {
-  plantId: string;
-  system: string;
-  lotId: string;
-}
-
-/** The canonical lot id a system lot has when no shipment links it to another lot. */
-export function ownCanonicalId(lot: SystemLot): string {
-  return uuidV5(`lot:${lot.plantId}:${lot.system}:${lot.lotId}`);
-}
 
 const GENESIS = new Uint8Array(32);
 const MAX_ATTEMPTS = 30;
@@ -81,13 +72,6 @@ export async function applyLotEvents(
   }
 }
 
-/**
- * Several shipment events in a batch around a lot received from two lots, or a cycle of
- * shipments: one by one, canonical ids then depend on the order, so the batch is applied one
- * event after the other (in one transaction still).
- */
-class AmbiguousShipments extends Error {}
-
 async function applyIn(
   tx: TransactionSql,
   events: readonly CanonicalLotEvent[],
@@ -114,26 +98,15 @@ async function applyIn(
 
 const ids = (events: readonly CanonicalLotEvent[]) => events.map((e) => e.eventId);
 
-const isShipment = (e: CanonicalLotEvent) =>
-  e.correlationId !== undefined &&
-  (e.eventType === "LOT_SHIPPED" || e.eventType === "LOT_RECEIVED");
-
 /**
- * Appends to one plant's chain are serialized. So are the two sides of a shipment, usually
- * applied by different plants' transactions: without that each could miss the other's
- * uncommitted row and neither would link them. Receipts under one correlation id need not
- * wait for each other (plants often share purchase order numbers): a batch with only receipts
- * under it takes that lock shared. All locks in one order: no deadlock between replicas.
+ * Appends to one plant's chain are serialized, and so are the two sides of a shipment
+ * ({@linkcode shipmentLocks}). All locks in one order: no deadlock between replicas.
  */
 function lock(tx: TransactionSql, events: readonly CanonicalLotEvent[]) {
-  const shipments = Map.groupBy(events.filter(isShipment), (e) => e.correlationId!);
   const keys = [
     ...[...new Set(events.map((e) => e.plantId))].sort()
       .map((p) => ({ key: `plantgate:audit:${p}`, shared: false })),
-    ...[...shipments.keys()].sort().map((c) => ({
-      key: `plantgate:shipment:${c}`,
-      shared: shipments.get(c)!.every((e) => e.eventType === "LOT_RECEIVED"),
-    })),
+    ...shipmentLocks(events),
   ];
   return tx`
     SELECT count(CASE WHEN shared THEN pg_advisory_xact_lock_shared(hashtext(key))
@@ -149,20 +122,14 @@ async function write(
 ): Promise<void> {
   // An answer to a command (a rejection, a stock report) is audited only: no lot changes.
   const lots = applied.filter((e) => !ANSWER_EVENT_TYPES.has(e.eventType));
-  const shipped = lots.filter(isShipment);
-  const shipments = [...new Set(shipped.map((e) => e.correlationId!))];
-  const roots = shipments.length > 0 ? shipmentRoots(tx, shipments) : undefined;
+  const shipments = linkShipments(tx, lots);
   await Promise.all([
     auditAndLots(tx, applied, lots, options),
     ...parentEdges(tx, lots),
     ...orderLinks(tx, lots),
-    ...shipmentLinks(tx, shipped, shipments),
-    ...(roots ? [roots] : []),
+    ...shipments.statements,
   ]);
-  if (!roots) return;
-  const found = await roots;
-  if (shipped.length > 1 && found.some((r) => r.ambiguous)) throw new AmbiguousShipments();
-  await relink(tx, found);
+  await shipments.relink();
 }
 
 /**
@@ -238,20 +205,11 @@ function auditAndLots(
     ON CONFLICT (plant_id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash`;
 }
 
-/** Edges only grow; of two events giving one edge, the smaller event id's quantity stays. */
-const EDGE_CONFLICT = `
-  ON CONFLICT (parent_plant, parent_system, parent_lot, child_plant, child_system, child_lot, kind)
-  DO UPDATE SET quantity = EXCLUDED.quantity, uom = EXCLUDED.uom, event_id = EXCLUDED.event_id
-  WHERE EXCLUDED.event_id < genealogy_edges.event_id`;
-
 const EDGE_KINDS: Readonly<Record<string, string>> = {
   LOT_SPLIT: "split",
   LOT_MERGED: "merge",
   LOT_RECEIVED: "transfer",
 };
-
-/** Rows handed to one statement as a jsonb array (`jsonb_to_recordset`). */
-type Rows = Record<string, string | number | null>[];
 
 const smallerId = (a: CanonicalLotEvent, b: CanonicalLotEvent) =>
   a.eventId.toLowerCase() < b.eventId.toLowerCase();
@@ -368,145 +326,6 @@ function orderLinks(tx: TransactionSql, lots: readonly CanonicalLotEvent[]) {
       ORDER BY i.plant_id, i.source_system, i.lot_id, o.lot_id, i.event_id
       ${tx.unsafe(EDGE_CONFLICT)}`,
   ];
-}
-
-/**
- * Shipments: a lot received under the correlation id of a lot shipped elsewhere is that lot.
- * The first event of a lot's side of a shipment is kept; transfer edges for every pair under
- * the batch's correlation ids (both sides' lot rows exist: a shipment row comes only from its
- * lot's own event).
- */
-function shipmentLinks(
-  tx: TransactionSql,
-  shipped: readonly CanonicalLotEvent[],
-  shipments: readonly string[],
-) {
-  if (shipments.length === 0) return [];
-  const role = (e: CanonicalLotEvent) => e.eventType === "LOT_SHIPPED" ? "shipped" : "received";
-  const rows: Rows = [
-    ...winners(shipped, (e) => [e.correlationId!, role(e), e.plantId, e.sourceSystem, e.lotId]),
-  ].map((e) => ({
-    correlation_id: e.correlationId!,
-    role: role(e),
-    plant_id: e.plantId,
-    source_system: e.sourceSystem,
-    lot_id: e.lotId,
-    event_id: e.eventId,
-  }));
-  return [
-    tx`
-      INSERT INTO shipment_lots (correlation_id, role, plant_id, source_system, lot_id, event_id)
-      SELECT * FROM jsonb_to_recordset(${tx.json(rows)}::jsonb) AS r(correlation_id text,
-        role text, plant_id text, source_system text, lot_id text, event_id uuid)
-      ON CONFLICT DO NOTHING`,
-    tx`
-      INSERT INTO genealogy_edges (parent_plant, parent_system, parent_lot, child_plant,
-        child_system, child_lot, kind, quantity, uom, event_id)
-      SELECT DISTINCT ON (s.plant_id, s.source_system, s.lot_id, r.plant_id, r.source_system,
-        r.lot_id) s.plant_id, s.source_system, s.lot_id, r.plant_id, r.source_system, r.lot_id,
-        'transfer', NULL::numeric, NULL, s.event_id
-      FROM shipment_lots s JOIN shipment_lots r USING (correlation_id)
-      WHERE s.role = 'shipped' AND r.role = 'received'
-        AND correlation_id = ANY(${shipments}::text[])
-      ORDER BY s.plant_id, s.source_system, s.lot_id, r.plant_id, r.source_system, r.lot_id,
-        s.event_id
-      ${tx.unsafe(EDGE_CONFLICT)}`,
-  ];
-}
-
-/**
- * What relinking the lots received under `shipments` sets: for each of them and every lot
- * shipped on from it (`plant_id`, `source_system`, `lot_id`), the lot its chain of shipments
- * starts at (`root_*`: follow the first shipper by sort order up, stop where a cycle closes).
- * `ambiguous`: a lot on the way has several shippers, or the shipments make a cycle.
- */
-function shipmentRoots(tx: TransactionSql, shipments: readonly string[]) {
-  return tx`
-    WITH RECURSIVE received AS (
-      SELECT DISTINCT r.plant_id, r.source_system, r.lot_id
-      FROM shipment_lots r JOIN shipment_lots s USING (correlation_id)
-      WHERE r.role = 'received' AND s.role = 'shipped'
-        AND correlation_id = ANY(${shipments}::text[])
-    ), up AS (
-      SELECT plant_id AS s_plant, source_system AS s_system, lot_id AS s_lot, plant_id,
-        source_system, lot_id, 0 AS depth
-      FROM received
-      UNION ALL
-      SELECT u.s_plant, u.s_system, u.s_lot, f.plant_id, f.source_system, f.lot_id, u.depth + 1
-      FROM up u CROSS JOIN LATERAL (
-        SELECT s.plant_id, s.source_system, s.lot_id
-        FROM shipment_lots r JOIN shipment_lots s USING (correlation_id)
-        WHERE r.role = 'received' AND s.role = 'shipped' AND r.plant_id = u.plant_id
-          AND r.source_system = u.source_system AND r.lot_id = u.lot_id
-        ORDER BY s.plant_id, s.source_system, s.lot_id LIMIT 1
-      ) AS f
-    ) CYCLE plant_id, source_system, lot_id SET closed USING path,
-    onward AS (
-      SELECT plant_id AS s_plant, source_system AS s_system, lot_id AS s_lot, plant_id,
-        source_system, lot_id
-      FROM received
-      UNION
-      SELECT d.s_plant, d.s_system, d.s_lot, r.plant_id, r.source_system, r.lot_id
-      FROM onward d
-      JOIN shipment_lots s ON s.plant_id = d.plant_id AND s.source_system = d.source_system
-        AND s.lot_id = d.lot_id AND s.role = 'shipped'
-      JOIN shipment_lots r ON r.correlation_id = s.correlation_id AND r.role = 'received'
-    ), shippers AS (
-      SELECT count(DISTINCT (s.plant_id, s.source_system, s.lot_id)) AS n
-      FROM (SELECT plant_id, source_system, lot_id FROM up
-        UNION SELECT plant_id, source_system, lot_id FROM onward) AS l
-      JOIN shipment_lots r ON r.plant_id = l.plant_id AND r.source_system = l.source_system
-        AND r.lot_id = l.lot_id AND r.role = 'received'
-      JOIN shipment_lots s ON s.correlation_id = r.correlation_id AND s.role = 'shipped'
-      GROUP BY l.plant_id, l.source_system, l.lot_id
-    ), roots AS (
-      SELECT DISTINCT ON (s_plant, s_system, s_lot) * FROM up
-      ORDER BY s_plant, s_system, s_lot, depth DESC
-    )
-    SELECT DISTINCT ON (o.plant_id, o.source_system, o.lot_id) o.plant_id, o.source_system,
-      o.lot_id, t.plant_id AS root_plant, t.source_system AS root_system, t.lot_id AS root_lot,
-      (SELECT bool_or(closed) FROM up) OR EXISTS (SELECT FROM shippers WHERE n > 1) AS ambiguous
-    FROM onward o JOIN roots t USING (s_plant, s_system, s_lot)
-    ORDER BY o.plant_id, o.source_system, o.lot_id, s_plant DESC, s_system DESC, s_lot DESC`;
-}
-
-/** Sets the canonical ids {@linkcode shipmentRoots} found: the own id of each lot's root. */
-async function relink(tx: TransactionSql, found: readonly Record<string, unknown>[]) {
-  if (found.length === 0) return;
-  const rows: Rows = found.map((r) => ({
-    plant_id: String(r.plant_id),
-    source_system: String(r.source_system),
-    lot_id: String(r.lot_id),
-    canonical: ownCanonicalId({
-      plantId: String(r.root_plant),
-      system: String(r.root_system),
-      lotId: String(r.root_lot),
-    }),
-  }));
-  await tx`
-    UPDATE system_lots l SET canonical_lot_id = x.canonical
-    FROM jsonb_to_recordset(${tx.json(rows)}::jsonb)
-      AS x(plant_id text, source_system text, lot_id text, canonical uuid)
-    WHERE l.plant_id = x.plant_id AND l.source_system = x.source_system AND l.lot_id = x.lot_id
-      AND l.canonical_lot_id <> x.canonical`;
-}
-
-/**
- * Of the items with one key, the one applying them one by one leaves: the first, replaced by
- * a later one only when `beats(later, kept)`.
- */
-function winners<T>(
-  items: readonly T[],
-  key: (item: T) => string[],
-  beats: (later: T, kept: T) => boolean = () => false,
-): Set<T> {
-  const kept = new Map<string, T>();
-  for (const item of items) {
-    const k = key(item).join("\u0000");
-    const current = kept.get(k);
-    if (current === undefined || beats(item, current)) kept.set(k, item);
-  }
-  return new Set(kept.values());
 }
 
 /** Compares tuples of numbers or strings element by element. */
