@@ -38,4 +38,12 @@ export type {
   StageOperation,
   StockLine,
 } from "./core/simulation.ts";
-export { listAt, objectAt, optionalStringAt, quantityAt, stringAt, unpad } from "./core/native.ts";
+export {
+  listAt,
+  objectAt,
+  optionalStringAt,
+  plantIdsOption,
+  quantityAt,
+  stringAt,
+  unpad,
+} from "./core/native.ts";

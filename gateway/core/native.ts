@@ -83,3 +83,23 @@ function describe(value: unknown): string {
   const text = JSON.stringify(value);
   return text.length > 40 ? `${text.slice(0, 40)}...` : text;
 }
+
+/**
+ * JSON Schema of a plugin's `plantIds` option: the ERP's codes for plants (plant, warehouse,
+ * ship-to location, ...) -> plantgate plant ids, for plugins to put in their optionsSchema.
+ * `what` names the ERP code, `maxCodeLength` its length limit in that ERP.
+ */
+export function plantIdsOption(what: string, maxCodeLength?: number): Record<string, unknown> {
+  return {
+    type: "object",
+    propertyNames: { minLength: 1, ...(maxCodeLength ? { maxLength: maxCodeLength } : {}) },
+    additionalProperties: {
+      type: "string",
+      minLength: 1,
+      maxLength: 64,
+      pattern: "^[A-Za-z0-9_-]+$",
+    },
+    default: {},
+    description: `${what} -> plantgate plant id; default: the code itself.`,
+  };
+}

@@ -216,6 +216,18 @@ export const SAMPLE_COMMANDS: readonly LotCommand[] = [
   },
 ];
 
+/**
+ * CREATE_LOT and RECEIVE_LOT without a reference (no production or purchase order): the ERP
+ * posts them without one, and its answer must still decode to the command's event.
+ */
+export const UNREFERENCED_COMMANDS: readonly LotCommand[] = SAMPLE_COMMANDS.slice(0, 2).map(
+  (c, i) => ({
+    ...c,
+    commandId: `0b5e7a1c-0000-4000-8000-00000000002${i + 1}`,
+    correlationId: undefined,
+  }),
+);
+
 /** The unit of events about a stock report as a whole (empty, refused): the one REPORT_LOTS has. */
 export const REPORT_UOM = "H87";
 

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { UNIT_ALIASES_OPTION } from "../../gateway/mod.ts";
+import { plantIdsOption, UNIT_ALIASES_OPTION } from "../../gateway/mod.ts";
 
 /** The lot meaning of a D365 business event, named after the D365 function that posts it. */
 export type DynamicsKind =
@@ -73,19 +73,7 @@ export const OPTIONS_SCHEMA: Record<string, unknown> = {
       description: "BusinessEventId -> kind for custom events whose class names do not end in " +
         'a standard suffix, e.g. { "FabrikamProdOutputBusinessEvent": "report-as-finished" }.',
     },
-    plantIds: {
-      type: "object",
-      propertyNames: { minLength: 1, maxLength: 10 },
-      additionalProperties: {
-        type: "string",
-        minLength: 1,
-        maxLength: 64,
-        pattern: "^[A-Za-z0-9_-]+$",
-      },
-      default: {},
-      description: "Receiving warehouse of a transfer order -> plantgate plant id; " +
-        "default: the warehouse id itself.",
-    },
+    plantIds: plantIdsOption("Receiving warehouse of a transfer order", 10),
     commands: {
       type: "object",
       additionalProperties: false,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { UNIT_ALIASES_OPTION } from "../../gateway/mod.ts";
+import { plantIdsOption, UNIT_ALIASES_OPTION } from "../../gateway/mod.ts";
 
 /** Options of the Infor plugin (defaults applied by the runtime from `optionsSchema`). */
 export interface InforOptions {
@@ -41,19 +41,7 @@ export const INFOR_OPTIONS_SCHEMA: Record<string, unknown> = {
         "Warehouse locations that are production staging areas: a MoveInventory line to one " +
         "of them is LOT_STAGED even without a production-order reference.",
     },
-    plantIds: {
-      type: "object",
-      propertyNames: { minLength: 1 },
-      additionalProperties: {
-        type: "string",
-        minLength: 1,
-        maxLength: 64,
-        pattern: "^[A-Za-z0-9_-]+$",
-      },
-      default: {},
-      description: "Ship-to location of a Shipment -> plantgate plant id; " +
-        "default: the location id itself.",
-    },
+    plantIds: plantIdsOption("Ship-to location of a Shipment"),
     tenant: {
       type: "string",
       minLength: 1,

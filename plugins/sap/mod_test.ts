@@ -8,6 +8,7 @@ import {
   expectedEvents,
   SAMPLE_COMMANDS,
   SAMPLE_OPERATIONS,
+  UNREFERENCED_COMMANDS,
 } from "../../gateway/core/plugin_conformance.ts";
 import { bindPlugin, decodeNative } from "../../gateway/core/plugin_runtime.ts";
 import { planTraffic } from "../../gateway/sim/erp_simulator.ts";
@@ -301,18 +302,7 @@ Deno.test("a shipment without its receiving plant or transport order is refused 
 Deno.test("SAP answers each command: posted it decodes to the event asked for, refused to COMMAND_REJECTED, a REPORT_LOTS to its stock report", () => {
   checkAnswerContract(sap, BERLIN);
   checkAnswerContract(sap, CHICAGO);
-  checkAnswerContract(sap, BERLIN, [
-    {
-      ...SAMPLE_COMMANDS[0],
-      commandId: "0b5e7a1c-0000-4000-8000-000000000021",
-      correlationId: undefined,
-    },
-    {
-      ...SAMPLE_COMMANDS[1],
-      commandId: "0b5e7a1c-0000-4000-8000-000000000022",
-      correlationId: undefined,
-    },
-  ]);
+  checkAnswerContract(sap, BERLIN, UNREFERENCED_COMMANDS);
 });
 
 type Refused = {

@@ -1,4 +1,4 @@
-import { UNIT_ALIASES_OPTION } from "../../gateway/mod.ts";
+import { plantIdsOption, UNIT_ALIASES_OPTION } from "../../gateway/mod.ts";
 
 /** Options of the SAP plugin (`sources[].options` in the edge config). */
 export interface SapOptions {
@@ -48,9 +48,6 @@ export interface CommandOptions {
   logicalSystem?: string;
 }
 
-/** A plantgate plant id, as the canonical schema allows it. */
-const PLANT_ID = { type: "string", minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9_-]+$" };
-
 /** JSON Schema of {@linkcode SapOptions}; the runtime applies the defaults. */
 export const OPTIONS_SCHEMA: Record<string, unknown> = {
   type: "object",
@@ -74,14 +71,7 @@ export const OPTIONS_SCHEMA: Record<string, unknown> = {
       default: [],
       description: "Movement types that decode to no event instead of a dead letter.",
     },
-    plantIds: {
-      type: "object",
-      propertyNames: { minLength: 1, maxLength: 4 },
-      additionalProperties: PLANT_ID,
-      default: {},
-      description: "SAP plant code (UMWRK of a stock transfer) -> plantgate plant id; " +
-        "default: the code itself.",
-    },
+    plantIds: plantIdsOption("SAP plant code (UMWRK of a stock transfer)", 4),
     commands: {
       type: "object",
       additionalProperties: false,
