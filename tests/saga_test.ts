@@ -165,7 +165,10 @@ integrationTest(
           return Number(row.n) === 1 ? true : undefined;
         }, `compensation of ${lot} posted by SAP`);
       }
-      assert.equal(sap.counts.accepted, 2);
+      await until(
+        () => Promise.resolve(sap.counts.accepted === 2 ? true : undefined),
+        "SAP counted both postings",
+      );
       const listed = await get("/sagas?state=compensated");
       assert.equal(listed.body.sagas.length, 2);
       assert.equal((await get("/sagas?state=nonsense")).status, 400);

@@ -101,6 +101,10 @@ integrationTest(
         7,
         report.commandId,
       ]);
+      // The answerer counts after its own PUBACK, which may come after the listener's copy.
+      while (erp.counts.accepted < 3 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
       assert.deepEqual(erp.counts, { accepted: 3, rejected: 1, ignored: 1, unreadable: 0 });
     } finally {
       await sender.endAsync();
