@@ -34,6 +34,8 @@ export const ERROR_CODES = {
   mqtt_connection: { retryable: true },
   /** The NATS connection failed or dropped. */
   nats_connection: { retryable: true },
+  /** The Redis connection (job store) failed or dropped. */
+  redis_connection: { retryable: true },
   /** A configuration file is invalid. */
   config_invalid: { retryable: false },
   /** A plugin could not be loaded or is not a valid plugin. */

@@ -1,6 +1,6 @@
 /**
- * Private Mosquitto, NATS (JetStream) and PostgreSQL servers on ephemeral loopback ports, for
- * the demo, the tests and the benchmarks. Each server keeps its data under its own folder, so it can be
+ * Private Mosquitto, NATS (JetStream), PostgreSQL and Redis servers on ephemeral loopback ports,
+ * for the demo, the tests and the benchmarks. Each server keeps its data under its own folder, so it can be
  * stopped, killed and started again on the same port with its state (fault injection).
  *
  * @module
@@ -11,7 +11,7 @@ import { connectPostgres, type Sql } from "../io/postgres.ts";
 export interface PrivateServer extends AsyncDisposable {
   readonly name: string;
   readonly port: number;
-  /** `mqtt://127.0.0.1:<port>` or `nats://127.0.0.1:<port>`. */
+  /** `<scheme>://127.0.0.1:<port>`: `mqtt`, `nats`, `postgres` or `redis`. */
   readonly url: string;
   /** Folder holding its config, data and log. */
   readonly dir: string;
@@ -21,7 +21,7 @@ export interface PrivateServer extends AsyncDisposable {
   start(): Promise<void>;
   /**
    * Graceful stop (SIGTERM; PostgreSQL: SIGINT, its fast shutdown); Mosquitto saves its
-   * persistence file.
+   * persistence file, Redis its append-only file when persistence is on.
    */
   stop(): Promise<void>;
   /** Hard kill (SIGKILL). */
@@ -331,4 +331,83 @@ export async function createDatabase(server: PrivateServer, name: string, max = 
     await admin.end();
   }
   return connectPostgres({ ...where, database: name, max });
+}
+
+/** Options of {@linkcode startRedis}. */
+export interface RedisOptions {
+  /** Folder for config, data and log. Default: a new temporary folder. */
+  dir?: string;
+  /** Port. Default: a free ephemeral port. */
+  port?: number;
+  /**
+   * Append-only file with `appendfsync always`, so a kill -9 loses nothing that was
+   * acknowledged. Default false: no persistence at all (no AOF, no RDB snapshots).
+   */
+  persistence?: boolean;
+  /** Extra redis.conf lines (e.g. `maxmemory 10mb`). */
+  extraConfig?: string[];
+}
+
+/** Redis answers PING with PONG once it has loaded its data (until then: -LOADING). */
+async function redisPing(port: number): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      await conn.write(new TextEncoder().encode("PING\r\n"));
+      const buffer = new Uint8Array(64);
+      const n = await conn.read(buffer);
+      return n !== null && new TextDecoder().decode(buffer.subarray(0, n)).startsWith("+PONG");
+    } finally {
+      conn.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** Starts a private redis-server 7 (no password; persistence only when asked). */
+export async function startRedis(options: RedisOptions = {}): Promise<PrivateServer> {
+  const dir = options.dir ?? await Deno.makeTempDir({ prefix: "plantgate-redis-" });
+  await Deno.mkdir(dir, { recursive: true });
+  const port = options.port ?? freePort();
+  const conf = `${dir}/redis.conf`;
+  const log = `${dir}/redis.log`;
+  const persistence = options.persistence
+    ? ["appendonly yes", "appendfsync always"]
+    : ["appendonly no"];
+  await Deno.writeTextFile(
+    conf,
+    [
+      `port ${port}`,
+      "bind 127.0.0.1",
+      // Not daemonized: the PID we hold is the server's own.
+      "daemonize no",
+      `dir ${dir}`,
+      `logfile ${log}`,
+      // No RDB snapshots in either mode (a save point would fork mid-test).
+      `save ''`,
+      ...persistence,
+      ...(options.extraConfig ?? []),
+      "",
+    ].join("\n"),
+  );
+  const server = managed(
+    "redis-server",
+    "redis",
+    port,
+    dir,
+    () => new Deno.Command("redis-server", { args: [conf], stdout: "null", stderr: "null" }),
+    log,
+    async () => {
+      const deadline = Date.now() + 30_000;
+      while (!(await redisPing(port))) {
+        if (Date.now() > deadline) {
+          throw new Error(`redis-server on port ${port} not ready after 30 s`);
+        }
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+  );
+  await server.start();
+  return server;
 }

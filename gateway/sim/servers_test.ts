@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { startMosquitto, startNats } from "./servers.ts";
+import { startMosquitto, startNats, startRedis } from "./servers.ts";
 
 async function canConnect(port: number): Promise<boolean> {
   try {
@@ -8,6 +8,16 @@ async function canConnect(port: number): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** redis-cli's raw answer, trimmed (a nil reply prints as an empty line). */
+async function redisCli(port: number, ...args: string[]): Promise<string> {
+  const { stdout } = await new Deno.Command("redis-cli", {
+    args: ["-h", "127.0.0.1", "-p", String(port), "--raw", ...args],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return new TextDecoder().decode(stdout).trim();
 }
 
 Deno.test("private Mosquitto and NATS start, die on SIGKILL and restart on the same port", async () => {
@@ -21,4 +31,24 @@ Deno.test("private Mosquitto and NATS start, die on SIGKILL and restart on the s
     await server.start();
     assert.ok(await canConnect(server.port), `${server.name} listens again`);
   }
+});
+
+Deno.test("private Redis answers PING, loses its data without persistence and keeps it with", async () => {
+  await using volatile = await startRedis();
+  await using durable = await startRedis({ persistence: true });
+  assert.match(volatile.url, /^redis:\/\/127\.0\.0\.1:\d+$/);
+  for (const server of [volatile, durable]) {
+    assert.equal(await redisCli(server.port, "SET", "k", "v"), "OK");
+    await server.kill();
+    assert.equal(server.pid, undefined);
+    assert.ok(!(await canConnect(server.port)), `${server.name} is gone after kill`);
+    await server.start();
+    assert.equal(await redisCli(server.port, "PING"), "PONG");
+  }
+  assert.equal(await redisCli(volatile.port, "GET", "k"), "", "no persistence: the key is gone");
+  assert.equal(
+    await redisCli(durable.port, "GET", "k"),
+    "v",
+    "appendfsync always survives kill -9",
+  );
 });
