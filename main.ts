@@ -20,6 +20,8 @@ Usage: main.ts <command> [options]
 Commands:
   edge -c <file>          run the edge role (MQTT -> plugins -> buffer -> JetStream)
   central -c <file>       run the central role (JetStream -> lot orchestrator -> PostgreSQL)
+  publisher -c <file>     run the MES job publisher (Redis change streams -> retained MQTT)
+  mes-client -c <file>    the reference MES client: follow state indexes, record results, Clear
   trace <lot> -c <file>   genealogy of a lot, back or forward, as a table or CSV
   reconcile run|report    ask the ERPs for their lots; show drift between ERPs and the centre
   simulate [options]      publish simulated native ERP traffic to a plant broker
@@ -106,6 +108,36 @@ Options:
   await Promise.race([central.start(), stopped]);
   await stopped;
   await central.stop();
+  return 0;
+}
+
+async function publisherCommand(args: string[]): Promise<number> {
+  const { values } = flags(args, { config: { type: "string", short: "c" } });
+  if (values.help) {
+    out(`Usage: main.ts publisher -c <central.yaml>
+
+Runs the MES job publisher until SIGINT/SIGTERM: reads the job store's Redis change streams
+(XREAD BLOCK) and keeps the retained MQTT v5 topics <prefix>/<scope>/state-index, order/<id>
+and result/<id> current, with the configured Message Expiry Interval. Uses the config's jobs
+section. Run one process at a time (a singleton; restarting it loses nothing: it resumes
+from its cursors in Redis).
+Options:
+  -c, --config <file>   central config (default /etc/plantgate/central.yaml)`);
+    return 0;
+  }
+  const config = await loadCentralConfig(
+    String(values.config ?? "/etc/plantgate/central.yaml"),
+  );
+  const log = createLogger({ level: config.log.level as LogLevel }, { role: "publisher" });
+  const { PublisherRole } = await import("./gateway/central/jobs/publish_role.ts");
+  const role = new PublisherRole(config.jobs, log);
+  const stopped = new Promise<void>((resolve) => {
+    Deno.addSignalListener("SIGINT", resolve);
+    Deno.addSignalListener("SIGTERM", resolve);
+  });
+  await Promise.race([role.start(), stopped]);
+  await stopped;
+  await role.stop();
   return 0;
 }
 
@@ -265,6 +297,9 @@ async function dlqCommand(args: string[]): Promise<number> {
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   edge: edgeCommand,
   central: centralCommand,
+  publisher: publisherCommand,
+  "mes-client": async (args) =>
+    (await import("./gateway/central/jobs/mes_client_cli.ts")).runMesClientCommand(args),
   trace: traceCommand,
   reconcile: async (args) =>
     (await import("./gateway/central/reconcile_cli.ts")).runReconcileCommand(args),

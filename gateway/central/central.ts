@@ -18,6 +18,9 @@ import { parseListen } from "../edge/http.ts";
 import { connectNats, ensureStreams } from "../io/jetstream.ts";
 import { MqttPublisher } from "../io/mqtt_publisher.ts";
 import { connectPostgres, type Sql } from "../io/postgres.ts";
+import { connectRedis, type Redis } from "../io/redis.ts";
+import { RedisJobStore } from "./jobs/dao.ts";
+import { JobsProcessor, redisAnswerCache } from "./jobs/processor.ts";
 import { lotFeedPublisher, markLotFeed } from "./lot_feed.ts";
 import { ensureOrchestratorConsumer, Orchestrator, OrchestratorMetrics } from "./orchestrator.ts";
 import { driftByPlant, latestRuns, reconciliationSteps } from "./reconciliation.ts";
@@ -86,6 +89,7 @@ export class Central {
   #feed: Poller | undefined;
   #sagas: Record<SagaState, number> | undefined;
   #drift = new Map<string, number>();
+  #jobs: { processor: JobsProcessor; redis: Redis } | undefined;
   #http: Deno.HttpServer<Deno.NetAddr> | undefined;
   #natsConnected = false;
   #databaseReachable = false;
@@ -180,6 +184,7 @@ export class Central {
     relay.start();
     feed?.start();
     this.#orchestrator.start();
+    if (config.jobs.processor.enabled) await this.#startJobs();
     this.#monitor = setInterval(() => this.#check(jsm), 5000);
     this.#log.info("Central started", { consumer: config.orchestrator.consumer });
   }
@@ -189,6 +194,8 @@ export class Central {
     this.#abort.abort();
     clearInterval(this.#monitor);
     await this.#orchestrator?.stop();
+    await this.#jobs?.processor.stop();
+    this.#jobs?.redis.disconnect();
     await this.#relay?.stop();
     await this.#feed?.stop();
     await this.#mqtt?.close();
@@ -196,6 +203,23 @@ export class Central {
     await this.#http?.shutdown();
     await this.#sql?.end();
     this.#log.info("Central stopped");
+  }
+
+  /** Starts the MES method-call processor on the job store (`jobs.processor.enabled`). */
+  async #startJobs(): Promise<void> {
+    const { jobs } = this.#config;
+    const log = this.#log.child({ component: "jobs" });
+    const redis = await connectRedis({ ...jobs.redis, name: "plantgate-central-jobs", log });
+    const processor = new JobsProcessor(new RedisJobStore(redis), redisAnswerCache(redis), {
+      ...jobs.processor,
+      url: jobs.mqtt.url,
+      username: jobs.mqtt.username,
+      password: jobs.mqtt.password,
+      prefix: jobs.prefix,
+      log,
+    });
+    this.#jobs = { processor, redis };
+    await processor.start();
   }
 
   /** What `/readyz` answers. */

@@ -54,8 +54,37 @@ export interface CentralConfig {
     password?: string;
     lotFeed: { topicPrefix: string; expirySeconds: number; pollMs: number; batchSize: number };
   };
+  /** The MES job publisher (`main.ts publisher`). */
+  jobs: JobsSettings;
   http: { listen: string | false };
   log: { level: "debug" | "info" | "warn" | "error" };
+}
+
+/** The `jobs` section: where the job publisher reads (Redis) and writes (MQTT), and how. */
+export interface JobsSettings {
+  redis: {
+    /** `redis://host:port[/db]`. */
+    url: string;
+    /** Resolved from passwordEnv/passwordFile. */
+    password?: string;
+  };
+  mqtt: {
+    url: string;
+    clientId: string;
+    username?: string;
+    /** Resolved from passwordEnv/passwordFile. */
+    password?: string;
+  };
+  /** Topic prefix, default `app/jobs`. */
+  prefix: string;
+  /** MQTT v5 Message Expiry Interval of the retained topics. */
+  retainedTtlSeconds: number;
+  /** XREAD COUNT. */
+  streamReadCount: number;
+  /** XREAD BLOCK, ms. */
+  streamBlockMs: number;
+  /** The MES method-call processor in the central role. */
+  processor: { enabled: boolean; clientId: string; answerTtlSeconds: number; source: string };
 }
 
 /** The configuration an empty file gives: every default (for tests and tools). */
@@ -88,6 +117,10 @@ export async function loadCentralConfig(
   if (pgPassword !== undefined) raw.postgres.password = pgPassword;
   const mesPassword = secret(raw.mes, "mes", "password", ctx);
   if (mesPassword !== undefined) raw.mes.password = mesPassword;
+  for (const section of ["redis", "mqtt"]) {
+    const password = nestedSecret(raw.jobs, ["jobs", section], ctx);
+    if (password !== undefined) (raw.jobs[section] as Record<string, unknown>).password = password;
+  }
   const backoff = raw.orchestrator.backoff as { initialMs: number; maxMs: number };
   if (backoff.initialMs > backoff.maxMs) {
     problems.push(
@@ -96,4 +129,24 @@ export async function loadCentralConfig(
   }
   if (problems.length > 0) throwProblems(file, problems);
   return raw as unknown as CentralConfig;
+}
+
+/**
+ * {@linkcode secret} for the password of a section two levels down (`jobs.redis`): its problems
+ * are located at the full key path.
+ */
+function nestedSecret(
+  parent: Record<string, unknown>,
+  [outer, inner]: [string, string],
+  ctx: Parameters<typeof secret>[3],
+): string | undefined {
+  const problems: ConfigProblem[] = [];
+  const value = secret(parent[inner] as Record<string, unknown>, inner, "password", {
+    ...ctx,
+    problems,
+  });
+  for (const p of problems) {
+    ctx.problems.push(ctx.source.problem([outer, ...p.path.split(".")], p.message));
+  }
+  return value;
 }

@@ -60,6 +60,7 @@ interface SavedState {
 }
 
 const ENDED = 5, ABORTED = 6;
+const RETAINED_GRACE_MS = 1000;
 const CLEAR_TYPE = "org.opcfoundation.ISA95-JOBCONTROL_V2.Clear.v2";
 
 /** Follows the scopes until stopped. */
@@ -69,7 +70,12 @@ export class MesClient {
   #client: mqtt.MqttClient | undefined;
   #state: SavedState = { lastSeq: {}, pending: [] };
   readonly #waiting = new Map<string, (payload: Buffer) => void>();
+  /** Scope -> the resync loop running for it. */
   readonly #queues = new Map<string, Promise<void>>();
+  /** Scope -> the newest index not handled yet. */
+  readonly #latest = new Map<string, StateIndex>();
+  /** scope/jobOrderId cleared by this client (a later index may still list them). */
+  readonly #cleared = new Set<string>();
 
   constructor(options: MesClientOptions) {
     this.#options = options;
@@ -103,16 +109,9 @@ export class MesClient {
       if (waiter) return waiter(payload);
       if (!topic.endsWith("/state-index") || payload.length === 0) return;
       const index = JSON.parse(payload.toString("utf8")) as StateIndex;
-      const previous = this.#queues.get(index.scope) ?? Promise.resolve();
-      this.#queues.set(
-        index.scope,
-        previous.then(() => this.#resync(index)).catch((error) =>
-          options.log.error("Resync failed; next index retries", {
-            scope: index.scope,
-            error: errorMessage(error),
-          })
-        ),
-      );
+      // Only the newest index matters: one resync per scope at a time, then the latest one.
+      this.#latest.set(index.scope, index);
+      if (!this.#queues.has(index.scope)) this.#queues.set(index.scope, this.#drain(index.scope));
     });
     await client.subscribeAsync(this.#replyTopic(), { qos: 1 });
     await client.subscribeAsync(
@@ -131,6 +130,21 @@ export class MesClient {
     return `mes/${this.#options.clientId}/replies`;
   }
 
+  async #drain(scope: string): Promise<void> {
+    for (let index = this.#latest.get(scope); index; index = this.#latest.get(scope)) {
+      this.#latest.delete(scope);
+      try {
+        await this.#resync(index);
+      } catch (error) {
+        this.#options.log.error("Resync failed; the next index retries", {
+          scope,
+          error: errorMessage(error),
+        });
+      }
+    }
+    this.#queues.delete(scope);
+  }
+
   /** Records and clears every terminal job with a result in the index. */
   async #resync(index: StateIndex): Promise<void> {
     const { log, prefix } = this.#options;
@@ -144,6 +158,7 @@ export class MesClient {
       const top = job.state[0]?.state_number;
       if (!job.has_result || (top !== ENDED && top !== ABORTED)) continue;
       const key = `${index.scope}/${job.job_order_id}`;
+      if (this.#cleared.has(key)) continue;
       if (!this.#state.pending.includes(key)) {
         const topic = `${prefix}/${index.scope}/result/${job.job_order_id}`;
         const result = await this.#retained(topic);
@@ -156,6 +171,7 @@ export class MesClient {
       // 1 = cleared now; 2 = unknown id (cleared before, e.g. by a previous run).
       if (status === 1 || status === 2) {
         this.#state.pending = this.#state.pending.filter((p) => p !== key);
+        this.#cleared.add(key);
         if (status === 1) this.counts.cleared++;
         await this.#save();
       } else {
@@ -165,11 +181,14 @@ export class MesClient {
     await this.#save();
   }
 
-  /** The retained message of a topic, or undefined when there is none. */
+  /**
+   * The retained message of a topic, or undefined when there is none (the broker sends a
+   * retained message right after the SUBACK, so a short wait after it is enough).
+   */
   async #retained(topic: string): Promise<unknown> {
     const payload = await this.#await(topic, async () => {
       await this.#client!.subscribeAsync(topic, { qos: 1 });
-    });
+    }, RETAINED_GRACE_MS);
     await this.#client!.unsubscribeAsync(topic);
     return payload === undefined || payload.length === 0
       ? undefined
@@ -221,18 +240,27 @@ export class MesClient {
   }
 
   /** Runs `send` and waits for the message keyed `key` (a topic or correlation id). */
-  #await(key: string, send: () => Promise<void>): Promise<Buffer | undefined> {
+  #await(
+    key: string,
+    send: () => Promise<void>,
+    graceMs?: number,
+  ): Promise<Buffer | undefined> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const expire = () => {
         this.#waiting.delete(key);
         resolve(undefined);
-      }, this.#options.timeoutMs ?? 10_000);
+      };
+      let timer = setTimeout(expire, this.#options.timeoutMs ?? 10_000);
       this.#waiting.set(key, (payload) => {
         clearTimeout(timer);
         this.#waiting.delete(key);
         resolve(payload);
       });
-      send().catch((error) => {
+      send().then(() => {
+        if (graceMs === undefined || !this.#waiting.has(key)) return;
+        clearTimeout(timer);
+        timer = setTimeout(expire, graceMs);
+      }, (error) => {
         clearTimeout(timer);
         this.#waiting.delete(key);
         reject(error);

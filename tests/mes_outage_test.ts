@@ -1,0 +1,173 @@
+/**
+ * The 30-minute MES outage of seed 003, time-compressed: the MES stores jobs, goes offline,
+ * the machine runs them all to the end at a high cadence (results written before and after the
+ * terminal transition), the MES comes back, sees the seq gap, finds every result retained,
+ * records it, clears every job — and no response data is lost; the state index then lists no
+ * cleared job and their retained topics are gone. Real Mosquitto and Redis; the processor, the
+ * publisher and the reference MES client as in production.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import mqtt from "mqtt";
+import { RedisJobStore } from "../gateway/central/jobs/dao.ts";
+import { MesClient } from "../gateway/central/jobs/mes_client.ts";
+import { applyMethod, type Job } from "../gateway/central/jobs/mod.ts";
+import { JobsProcessor, redisAnswerCache } from "../gateway/central/jobs/processor.ts";
+import { PublisherRole } from "../gateway/central/jobs/publish_role.ts";
+import type { JobResponse } from "../gateway/central/jobs/store.ts";
+import { centralDefaults } from "../gateway/core/central_config.ts";
+import { silentLogger } from "../gateway/core/logger.ts";
+import { connectRedis } from "../gateway/io/redis.ts";
+import { startMosquitto, startRedis } from "../gateway/sim/servers.ts";
+import { integrationTest } from "./_integration.ts";
+
+const SCOPE = "press-7";
+const JOBS = 40;
+
+async function until<T>(check: () => Promise<T | undefined>, what: string): Promise<T> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+integrationTest(
+  "MES outage: on reconnect the client sees the gap, records every result, clears every job",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "plantgate-mes-" });
+    await using broker = await startMosquitto();
+    await using redisServer = await startRedis();
+    const redis = await connectRedis({ url: redisServer.url, log: silentLogger });
+    const store = new RedisJobStore(redis);
+    const jobs = {
+      ...centralDefaults().jobs,
+      redis: { url: redisServer.url },
+      mqtt: { url: broker.url, clientId: "test-publisher" },
+    };
+    const publisher = new PublisherRole(jobs, silentLogger);
+    await publisher.start();
+    const processor = new JobsProcessor(store, redisAnswerCache(redis), {
+      url: broker.url,
+      clientId: "test-processor",
+      prefix: jobs.prefix,
+      source: "urn:plantgate:test",
+      answerTtlSeconds: 600,
+      log: silentLogger,
+    });
+    await processor.start();
+    const mesOptions = {
+      url: broker.url,
+      clientId: "test-mes",
+      prefix: jobs.prefix,
+      scopes: [SCOPE],
+      stateFile: `${dir}/mes-state.json`,
+      resultsFile: `${dir}/mes-results.jsonl`,
+      log: silentLogger,
+    };
+    const written = new Map<string, JobResponse>();
+    try {
+      // The MES stores the jobs through the processor (StoreAndStart), then goes offline.
+      const mes = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: "mes-cmd" });
+      for (let i = 0; i < JOBS; i++) {
+        await mes.publishAsync(
+          `${jobs.prefix}/${SCOPE}/commands`,
+          JSON.stringify({ JobOrder: { JobOrderID: `JO-${i}` }, Comment: [] }),
+          {
+            qos: 1,
+            properties: {
+              contentType: "application/json",
+              userProperties: {
+                specversion: "1.0",
+                id: `store-${i}`,
+                type: "org.opcfoundation.ISA95-JOBCONTROL_V2.StoreAndStart.v2",
+                source: "urn:mes",
+                subject: SCOPE,
+              },
+            },
+          },
+        );
+      }
+      await mes.endAsync();
+      await until(
+        async () => (await store.list(SCOPE)).length === JOBS ? true : undefined,
+        "the jobs stored",
+      );
+      const first = new MesClient(mesOptions);
+      await first.start();
+      await until(
+        () => Promise.resolve(first.lastSeq[SCOPE] !== undefined ? true : undefined),
+        "the MES saw the index",
+      );
+      await first.stop();
+      const seqBefore = first.lastSeq[SCOPE];
+
+      // Offline: the machine runs every job (the DCS side writes through the same store). Half
+      // the results are written before the terminal transition, half after it.
+      const run = async (job: Job, event: string) => {
+        const result = applyMethod(job, event, { JobOrderID: job.order.JobOrderID }, new Date());
+        assert.ok(result.ok, `${event}: ${!result.ok && result.reason}`);
+        await store.save(SCOPE, result.job, result.transition.event);
+        return result.job;
+      };
+      for (let i = 0; i < JOBS; i++) {
+        const id = `JO-${i}`;
+        const response: JobResponse = {
+          JobResponseID: `JR-${i}`,
+          JobOrderID: id,
+          JobResponseData: [{ ID: "torque", Value: 40 + i / 10 }, {
+            ID: "serial",
+            Value: `SN-${i}`,
+          }],
+        };
+        written.set(id, response);
+        let job = await run((await store.get(SCOPE, id))!, "FromAllowedToStartToRunning");
+        if (i % 2 === 0) await store.saveResponse(SCOPE, response);
+        job = await run(job, i % 5 === 4 ? "Abort" : "FromRunningToEnded");
+        if (i % 2 === 1) await store.saveResponse(SCOPE, response);
+      }
+
+      // Back online: the gap, every result recorded once, every job cleared.
+      const mesAgain = new MesClient(mesOptions);
+      await mesAgain.start();
+      await until(
+        async () => {
+          const listed = (await store.list(SCOPE)).filter((j) => j.state !== "EndState");
+          return listed.length === 0 ? true : undefined;
+        },
+        "every job cleared",
+      );
+      await mesAgain.stop();
+      assert.ok(mesAgain.counts.gaps >= 1, "the seq gap was seen");
+      assert.ok(mesAgain.lastSeq[SCOPE] > seqBefore + 1);
+      assert.equal(mesAgain.counts.cleared, JOBS);
+      const recorded = (await Deno.readTextFile(mesOptions.resultsFile)).trim().split("\n")
+        .map((l) => JSON.parse(l));
+      assert.equal(recorded.length, JOBS, "each result recorded exactly once");
+      for (const r of recorded) assert.deepEqual(r.result, written.get(r.jobOrderId));
+
+      // The final state index lists no cleared job; their retained topics are gone.
+      const reader = await mqtt.connectAsync(broker.url, {
+        protocolVersion: 5,
+        clientId: "reader",
+      });
+      const retained = new Map<string, string>();
+      reader.on("message", (topic, payload) => retained.set(topic, payload.toString()));
+      await reader.subscribeAsync(`${jobs.prefix}/${SCOPE}/#`, { qos: 1 });
+      await new Promise((r) => setTimeout(r, 1000));
+      await reader.endAsync();
+      const index = JSON.parse(retained.get(`${jobs.prefix}/${SCOPE}/state-index`)!);
+      assert.deepEqual(index.jobs, []);
+      const leftovers = [...retained.keys()].filter((t) => /\/(order|result)\//.test(t));
+      assert.deepEqual(leftovers, []);
+    } finally {
+      await processor.stop();
+      await publisher.stop();
+      redis.disconnect();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
