@@ -24,7 +24,7 @@ Commands:
   mes-client -c <file>    the reference MES client: follow state indexes, record results, Clear
   trace <lot> -c <file>   genealogy of a lot, back or forward, as a table or CSV
   reconcile run|report    ask the ERPs for their lots; show drift between ERPs and the centre
-  simulate [options]      publish simulated native ERP traffic to a plant broker
+  simulate [options]      publish simulated ERP traffic, or run a DCS (--dcs), on a plant broker
   buffer <subcommand>     inspect the edge buffer: stats, list, export, requeue, verify
   dlq <subcommand>        dead letters: list, show, replay, purge (edge buffer, or with
                           -c central.yaml the central DEAD_LETTERS stream)

@@ -7,7 +7,12 @@
  *
  * @module
  */
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import {
+  jetstream,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstreamManager,
+} from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { backoffDelay } from "../core/backoff.ts";
 import type { CentralConfig } from "../core/central_config.ts";
@@ -20,6 +25,8 @@ import { MqttPublisher } from "../io/mqtt_publisher.ts";
 import { connectPostgres, type Sql } from "../io/postgres.ts";
 import { connectRedis, type Redis } from "../io/redis.ts";
 import { RedisJobStore } from "./jobs/dao.ts";
+import { dcsRunCommands } from "./jobs/dcs_commands.ts";
+import { DcsEventConsumer, ensureDcsEventsConsumer, redisEventLedger } from "./jobs/dcs_events.ts";
 import { JobsProcessor, redisAnswerCache } from "./jobs/processor.ts";
 import { lotFeedPublisher, markLotFeed } from "./lot_feed.ts";
 import { ensureOrchestratorConsumer, Orchestrator, OrchestratorMetrics } from "./orchestrator.ts";
@@ -89,7 +96,7 @@ export class Central {
   #feed: Poller | undefined;
   #sagas: Record<SagaState, number> | undefined;
   #drift = new Map<string, number>();
-  #jobs: { processor: JobsProcessor; redis: Redis } | undefined;
+  #jobs: { processor: JobsProcessor; dcs: DcsEventConsumer; redis: Redis } | undefined;
   #http: Deno.HttpServer<Deno.NetAddr> | undefined;
   #natsConnected = false;
   #databaseReachable = false;
@@ -184,7 +191,7 @@ export class Central {
     relay.start();
     feed?.start();
     this.#orchestrator.start();
-    if (config.jobs.processor.enabled) await this.#startJobs();
+    if (config.jobs.processor.enabled) await this.#startJobs(jsm, js);
     this.#monitor = setInterval(() => this.#check(jsm), 5000);
     this.#log.info("Central started", { consumer: config.orchestrator.consumer });
   }
@@ -195,6 +202,7 @@ export class Central {
     clearInterval(this.#monitor);
     await this.#orchestrator?.stop();
     await this.#jobs?.processor.stop();
+    await this.#jobs?.dcs.stop();
     this.#jobs?.redis.disconnect();
     await this.#relay?.stop();
     await this.#feed?.stop();
@@ -205,21 +213,36 @@ export class Central {
     this.#log.info("Central stopped");
   }
 
-  /** Starts the MES method-call processor on the job store (`jobs.processor.enabled`). */
-  async #startJobs(): Promise<void> {
+  /**
+   * Starts the MES method-call processor (Run commands to the DCS on start) and the DCS event
+   * consumer on the job store (`jobs.processor.enabled`).
+   */
+  async #startJobs(jsm: JetStreamManager, js: JetStreamClient): Promise<void> {
     const { jobs } = this.#config;
     const log = this.#log.child({ component: "jobs" });
     const redis = await connectRedis({ ...jobs.redis, name: "plantgate-central-jobs", log });
-    const processor = new JobsProcessor(new RedisJobStore(redis), redisAnswerCache(redis), {
+    const store = new RedisJobStore(redis);
+    const processor = new JobsProcessor(store, redisAnswerCache(redis), {
       ...jobs.processor,
       url: jobs.mqtt.url,
       username: jobs.mqtt.username,
       password: jobs.mqtt.password,
       prefix: jobs.prefix,
+      onTransition: dcsRunCommands(js, { scopes: jobs.scopes, log }),
       log,
     });
-    this.#jobs = { processor, redis };
+    const ackWaitSeconds = this.#config.orchestrator.ackWaitSeconds;
+    await ensureDcsEventsConsumer(jsm, ackWaitSeconds);
+    const dcs = new DcsEventConsumer(js, {
+      store,
+      ledger: redisEventLedger(redis, {
+        ttlSeconds: jobs.processor.dcsEventTtlSeconds,
+        claimSeconds: ackWaitSeconds,
+      }),
+    }, { backoff: this.#config.orchestrator.backoff, log: log.child({ stage: "dcs-events" }) });
+    this.#jobs = { processor, dcs, redis };
     await processor.start();
+    dcs.start();
   }
 
   /** What `/readyz` answers. */

@@ -114,8 +114,7 @@ async function site(): Promise<
     dir,
     async [Symbol.asyncDispose]() {
       await nc.close();
-      await nats[Symbol.asyncDispose]();
-      await Deno.remove(nats.dir, { recursive: true });
+      await nats[Symbol.asyncDispose](); // deletes its temporary folder too
       await Deno.remove(dir, { recursive: true });
     },
   };

@@ -83,8 +83,17 @@ export interface JobsSettings {
   streamReadCount: number;
   /** XREAD BLOCK, ms. */
   streamBlockMs: number;
-  /** The MES method-call processor in the central role. */
-  processor: { enabled: boolean; clientId: string; answerTtlSeconds: number; source: string };
+  /** Scope -> the plant whose DCS runs it (where Run commands go). */
+  scopes: Record<string, string>;
+  /** The MES method-call and DCS event processor in the central role. */
+  processor: {
+    enabled: boolean;
+    clientId: string;
+    answerTtlSeconds: number;
+    source: string;
+    /** How long applied DCS event ids are kept. */
+    dcsEventTtlSeconds: number;
+  };
 }
 
 /** The configuration an empty file gives: every default (for tests and tools). */

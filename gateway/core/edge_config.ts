@@ -54,6 +54,8 @@ export interface EdgeConfig {
     publishTimeoutMs: number;
     backoff: { initialMs: number; maxMs: number };
   };
+  /** The DCS path; `scopes` empty = every scope. */
+  dcs: { enabled: boolean; scopes: string[] };
   http: { listen: string | false };
   log: { level: "debug" | "info" | "warn" | "error" };
 }

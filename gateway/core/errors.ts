@@ -42,6 +42,8 @@ export const ERROR_CODES = {
   plugin_load_failed: { retryable: false },
   /** A command could not be encoded for the plant ERP. */
   command_unsupported: { retryable: false },
+  /** A DCS reported a job transition the state machine refuses (kept in `jobs:refused`). */
+  job_transition_refused: { retryable: false },
   /** The central database could not apply an event (connection lost, timeout, conflict). */
   apply_failed: { retryable: true },
 } as const;

@@ -10,7 +10,7 @@ export interface BufferedEvent {
   eventId: string;
   /** Per-lot ordering key: at most one event per key is in flight at a time. */
   lotKey: string;
-  /** JetStream subject, `lots.events.<plant>.<system>`. */
+  /** JetStream subject, `lots.events.<plant>.<system>` (or `jobs.events.<plant>.<scope>`). */
   subject: string;
   /** The canonical event as JSON bytes, exactly as published. */
   body: Uint8Array;
@@ -37,9 +37,22 @@ export interface DeadLetter {
   replayedAt: number | null;
 }
 
+/**
+ * A non-lot event for the same buffer (DCS job events): its own id (dedupe, `Nats-Msg-Id`) and
+ * ordering key (`job:<scope>:<jobOrderId>`); `body` is stored as JSON.
+ */
+export interface BufferRecord {
+  eventId: string;
+  lotKey: string;
+  body: unknown;
+  /** Edge receipt time, ms since epoch. */
+  receivedAt: number;
+}
+
 /** One decoded message for {@linkcode Buffer.commit}. */
 export type Intake =
   | { kind: "events"; subject: string; events: CanonicalLotEvent[] }
+  | { kind: "records"; subject: string; records: BufferRecord[] }
   | {
     kind: "dead";
     topic: string;
@@ -259,7 +272,7 @@ export class Buffer {
       eventBytes: 0,
       addedBytes: 0,
     };
-    const rows: { event: CanonicalLotEvent; subject: string; body: Uint8Array }[] = [];
+    const rows: { record: BufferRecord; subject: string; body: Uint8Array }[] = [];
     const dead: { intake: Extract<Intake, { kind: "dead" }>; hash: string }[] = [];
     let incoming = 0;
     for (const intake of intakes) {
@@ -267,7 +280,19 @@ export class Buffer {
         for (const event of intake.events) {
           const body = encoder.encode(JSON.stringify(event));
           incoming += body.byteLength;
-          rows.push({ event, subject: intake.subject, body });
+          const record = {
+            eventId: event.eventId,
+            lotKey: `${event.plantId}/${event.sourceSystem}/${event.lotId}`,
+            body: event,
+            receivedAt: Date.parse(event.observedAt),
+          };
+          rows.push({ record, subject: intake.subject, body });
+        }
+      } else if (intake.kind === "records") {
+        for (const record of intake.records) {
+          const body = encoder.encode(JSON.stringify(record.body));
+          incoming += body.byteLength;
+          rows.push({ record, subject: intake.subject, body });
         }
       } else {
         incoming += intake.raw.byteLength + intake.message.length;
@@ -284,18 +309,18 @@ export class Buffer {
     let added = 0;
     let eventBytes = 0;
     this.#transaction(() => {
-      for (const { event, subject, body } of rows) {
-        if (this.#stmts.seen.run(`e:${event.eventId}`, now).changes === 0) {
+      for (const { record, subject, body } of rows) {
+        if (this.#stmts.seen.run(`e:${record.eventId}`, now).changes === 0) {
           result.duplicates++;
           continue;
         }
         this.#stmts.insertEvent.run(
-          event.eventId,
-          `${event.plantId}/${event.sourceSystem}/${event.lotId}`,
+          record.eventId,
+          record.lotKey,
           subject,
           body,
           body.byteLength,
-          Date.parse(event.observedAt),
+          record.receivedAt,
         );
         added += body.byteLength;
         eventBytes += body.byteLength;

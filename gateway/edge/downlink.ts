@@ -9,21 +9,16 @@
  *
  * @module
  */
-import {
-  AckPolicy,
-  type JetStreamClient,
-  type JetStreamManager,
-  type JsMsg,
-} from "@nats-io/jetstream";
-import { backoffDelay } from "../core/backoff.ts";
+import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import type { EdgeConfig } from "../core/edge_config.ts";
-import { type ErrorCode, errorMessage, PlantgateError, PluginError } from "../core/errors.ts";
+import { errorMessage, PluginError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
 import type { Counter, RoleMetrics } from "../core/metrics.ts";
 import type { LotCommand } from "../core/plugin.ts";
 import type { BoundPlugin } from "../core/plugin_runtime.ts";
-import { ConsumerLoop, deadLetterHeaders, edgeDeadLetterSubject } from "../io/jetstream.ts";
+import { ensureDurableConsumer } from "../io/jetstream.ts";
 import type { MqttPublisher } from "../io/mqtt_publisher.ts";
+import { CommandRelay, type Delivery, Undeliverable } from "./command_relay.ts";
 
 /** Options of {@linkcode Downlink}. */
 export type DownlinkOptions = EdgeConfig["downlink"] & {
@@ -34,7 +29,10 @@ export type DownlinkOptions = EdgeConfig["downlink"] & {
   metrics: RoleMetrics & { commandsDelivered: Counter };
 };
 
-/** The consumer name of a plant's downlink. */
+/**
+ * The consumer name of a plant's downlink (consumer names are per stream: the DCS downlink's
+ * consumer on JOB_COMMANDS has the same name).
+ */
 export function downlinkConsumer(plantId: string): string {
   return `edge-${plantId}`;
 }
@@ -50,105 +48,63 @@ export async function ensureDownlinkConsumer(
   plantId: string,
   ackWaitSeconds: number,
 ): Promise<void> {
-  const name = downlinkConsumer(plantId);
-  const ackWait = ackWaitSeconds * 1_000_000_000;
-  try {
-    await jsm.consumers.info("LOT_COMMANDS", name);
-    await jsm.consumers.update("LOT_COMMANDS", name, { ack_wait: ackWait });
-  } catch {
-    await jsm.consumers.add("LOT_COMMANDS", {
-      durable_name: name,
-      ack_policy: AckPolicy.Explicit,
-      filter_subject: `lots.commands.${plantId}.>`,
-      ack_wait: ackWait,
-      max_deliver: -1,
-    });
-  }
-}
-
-/** A command that will never be deliverable. */
-class Undeliverable extends Error {
-  constructor(readonly code: ErrorCode, message: string) {
-    super(message);
-  }
+  await ensureDurableConsumer(jsm, {
+    stream: "LOT_COMMANDS",
+    name: downlinkConsumer(plantId),
+    filterSubject: `lots.commands.${plantId}.>`,
+    ackWaitSeconds,
+  });
 }
 
 /** Delivers commands one at a time, in stream order, until stopped. */
 export class Downlink {
-  readonly #js: JetStreamClient;
-  readonly #mqtt: MqttPublisher;
   readonly #options: DownlinkOptions;
   readonly #decoder = new TextDecoder("utf-8", { fatal: true });
-  readonly #consumer: ConsumerLoop;
+  readonly #relay: CommandRelay;
 
   constructor(js: JetStreamClient, mqtt: MqttPublisher, options: DownlinkOptions) {
-    this.#js = js;
-    this.#mqtt = mqtt;
     this.#options = options;
-    this.#consumer = new ConsumerLoop(js, {
+    this.#relay = new CommandRelay(js, mqtt, {
       stream: "LOT_COMMANDS",
       consumer: downlinkConsumer(options.plantId),
-      maxMessages: 16,
+      plantId: options.plantId,
+      deadLetterIdPrefix: "downlink",
       backoff: options.backoff,
-      what: "commands",
       log: options.log,
-    }, (message) => this.#deliver(message));
+      metrics: options.metrics,
+      route: (message) => this.#route(message),
+    });
   }
 
   /** Starts consuming (the consumer must exist: {@linkcode ensureDownlinkConsumer}). */
   start(): void {
-    this.#consumer.start();
+    this.#relay.start();
   }
 
   /** Stops after the command in progress. */
   async stop(): Promise<void> {
-    await this.#consumer.stop();
+    await this.#relay.stop();
   }
 
-  async #deliver(message: JsMsg): Promise<void> {
-    const { metrics, log } = this.#options;
-    let command: LotCommand;
-    let body: string;
-    try {
-      command = this.#parse(message);
-      body = this.#encode(command, message.subject);
-    } catch (error) {
-      const code = error instanceof Undeliverable || error instanceof PlantgateError
-        ? error.code
-        : "command_unsupported";
-      return await this.#deadLetter(message, code, errorMessage(error));
-    }
-    try {
-      await this.#mqtt.publish(commandTopic(this.#options.plantId), body, {
-        userProperties: {
-          "plantgate-command-id": command.commandId,
-          "plantgate-command-type": command.commandType,
-          "plantgate-system": command.targetSystem,
-          "plantgate-lot-id": String(command.lotId),
-        },
-      });
-    } catch (error) {
-      const deliveries = message.info.deliveryCount;
-      if (deliveries === 1) {
-        metrics.error(
-          log,
-          "mqtt_connection",
-          "downlink",
-          `Cannot publish command: ${errorMessage(error)}`,
-          { commandId: command.commandId },
-        );
-      }
-      message.nak(backoffDelay(deliveries - 1, this.#options.backoff));
-      return;
-    }
-    message.ack();
-    metrics.commandsDelivered.inc({ system: command.targetSystem });
-    log.info("Command delivered", {
-      commandId: command.commandId,
-      commandType: command.commandType,
-      system: command.targetSystem,
-      lotId: command.lotId,
-    });
+  #route(message: JsMsg): Delivery {
+    const command = this.#parse(message);
+    return {
+      topic: commandTopic(this.#options.plantId),
+      body: this.#encode(command, message.subject),
+      userProperties: {
+        "plantgate-command-id": command.commandId,
+        "plantgate-command-type": command.commandType,
+        "plantgate-system": command.targetSystem,
+        "plantgate-lot-id": String(command.lotId),
+      },
+      labels: { system: command.targetSystem },
+      logFields: {
+        commandId: command.commandId,
+        commandType: command.commandType,
+        system: command.targetSystem,
+        lotId: command.lotId,
+      },
+    };
   }
 
   #parse(message: JsMsg): LotCommand {
@@ -191,29 +147,5 @@ export class Downlink {
         `Plugin "${bound.plugin.name}" crashed: ${errorMessage(error)}`,
       );
     }
-  }
-
-  /** Publishes the command to dlq.edge.<plant> with the reason, then terminates it. */
-  async #deadLetter(message: JsMsg, code: ErrorCode, reason: string): Promise<void> {
-    const { metrics, log, plantId } = this.#options;
-    try {
-      await this.#js.publish(edgeDeadLetterSubject(plantId), message.data, {
-        msgID: `downlink:${plantId}:${message.seq}`,
-        headers: deadLetterHeaders(message, "downlink", code, reason),
-      });
-    } catch (error) {
-      metrics.error(
-        log,
-        "forward_failed",
-        "downlink",
-        `Cannot dead-letter: ${errorMessage(error)}`,
-      );
-      message.nak(backoffDelay(message.info.deliveryCount - 1, this.#options.backoff));
-      return;
-    }
-    message.term(reason.slice(0, 200));
-    metrics.error(log, code, "downlink", `Dead-lettered command: ${reason}`, {
-      subject: message.subject,
-    });
   }
 }

@@ -8,6 +8,8 @@ import { checkStreams, connectNats, lotEventsSubject } from "../io/jetstream.ts"
 import { MqttPublisher } from "../io/mqtt_publisher.ts";
 import { MqttSubscriber } from "../io/mqtt_subscriber.ts";
 import { Buffer, type Intake } from "./buffer.ts";
+import type { CommandRelay } from "./command_relay.ts";
+import { dcsDownlink, dcsTopics, ensureDcsConsumer } from "./dcs.ts";
 import { Downlink, ensureDownlinkConsumer } from "./downlink.ts";
 import { DurableCommitter } from "./durable_commit.ts";
 import { EdgeMetrics } from "./edge_metrics.ts";
@@ -58,6 +60,7 @@ export class Edge {
   #ingest: Ingest | undefined;
   #forwarder: Forwarder | undefined;
   #downlink: Downlink | undefined;
+  #dcsDownlink: CommandRelay | undefined;
   #commandPublisher: MqttPublisher | undefined;
   #sources: Source[] = [];
   #nc: NatsConnection | undefined;
@@ -106,6 +109,7 @@ export class Edge {
     this.#ingest = new Ingest(committer, sources, {
       maxPayloadBytes: config.ingest.maxPayloadBytes,
       warnAt: config.buffer.warnAt,
+      ...(config.dcs.enabled ? { dcs: { plantId: config.plantId } } : {}),
       log: this.#log.child({ component: "ingest" }),
       metrics: this.metrics,
     });
@@ -118,7 +122,10 @@ export class Edge {
     this.#subscriber = new MqttSubscriber({
       url: config.mqtt.url,
       clientId: config.mqtt.clientId,
-      topics: sources.map((s) => s.topic),
+      topics: [
+        ...sources.map((s) => s.topic),
+        ...(config.dcs.enabled ? dcsTopics(config.plantId, config.dcs) : []),
+      ],
       username: config.mqtt.username,
       password: config.mqtt.password,
       sessionExpirySeconds: config.mqtt.sessionExpirySeconds,
@@ -155,7 +162,11 @@ export class Edge {
     }
     if (this.#stopping) return;
     try {
-      await checkStreams(this.#nc, ["LOT_EVENTS", "DEAD_LETTERS"]);
+      await checkStreams(this.#nc, [
+        "LOT_EVENTS",
+        "DEAD_LETTERS",
+        ...(config.dcs.enabled ? ["JOB_EVENTS"] : []),
+      ]);
     } catch (error) {
       // Not fatal: the forwarder retries until the central role has created the streams.
       this.metrics.error(this.#log, "stream_not_found", "forward", errorMessage(error));
@@ -170,6 +181,49 @@ export class Edge {
     });
     if (!this.#stopping) this.#forwarder.start();
     if (config.downlink.enabled && !this.#stopping) await this.#startDownlink(this.#nc);
+    if (config.dcs.enabled && !this.#stopping) await this.#startDcsDownlink(this.#nc);
+  }
+
+  /** The DCS commands: JOB_COMMANDS -> plant/<plant>/dcs/<scope>/jobs/commands. */
+  async #startDcsDownlink(nc: NatsConnection): Promise<void> {
+    const config = this.#config;
+    const log = this.#log.child({ component: "dcs-downlink" });
+    try {
+      await ensureDcsConsumer(
+        await jetstreamManager(nc),
+        config.plantId,
+        config.downlink.ackWaitSeconds,
+      );
+    } catch (error) {
+      this.metrics.error(
+        this.#log,
+        "stream_not_found",
+        "downlink",
+        `No DCS command consumer: ${errorMessage(error)}`,
+      );
+      return;
+    }
+    this.#commandPublisher ??= this.#newCommandPublisher(log);
+    this.#dcsDownlink = dcsDownlink(jetstream(nc), this.#commandPublisher, {
+      plantId: config.plantId,
+      scopes: config.dcs.scopes,
+      backoff: config.downlink.backoff,
+      log,
+      metrics: this.metrics,
+    });
+    if (!this.#stopping) this.#dcsDownlink.start();
+  }
+
+  #newCommandPublisher(log: Logger): MqttPublisher {
+    const config = this.#config;
+    return new MqttPublisher({
+      url: config.mqtt.url,
+      clientId: `${config.mqtt.clientId}-downlink`,
+      username: config.mqtt.username,
+      password: config.mqtt.password,
+      timeoutMs: config.downlink.publishTimeoutMs,
+      log,
+    });
   }
 
   async #startDownlink(nc: NatsConnection): Promise<void> {
@@ -190,14 +244,7 @@ export class Edge {
       );
       return;
     }
-    this.#commandPublisher = new MqttPublisher({
-      url: config.mqtt.url,
-      clientId: `${config.mqtt.clientId}-downlink`,
-      username: config.mqtt.username,
-      password: config.mqtt.password,
-      timeoutMs: config.downlink.publishTimeoutMs,
-      log,
-    });
+    this.#commandPublisher ??= this.#newCommandPublisher(log);
     this.#downlink = new Downlink(jetstream(nc), this.#commandPublisher, {
       ...config.downlink,
       plantId: config.plantId,
@@ -297,6 +344,7 @@ export class Edge {
     await this.#forwarder?.stop();
     await this.#connecting;
     await this.#downlink?.stop();
+    await this.#dcsDownlink?.stop();
     await this.#commandPublisher?.close();
     await this.#nc?.close();
     await this.#http?.shutdown();

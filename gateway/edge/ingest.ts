@@ -3,6 +3,7 @@ import type { Logger } from "../core/logger.ts";
 import { type BoundPlugin, decodeNative } from "../core/plugin_runtime.ts";
 import type { InboundMessage } from "../io/mqtt_subscriber.ts";
 import type { CommitResult, Intake } from "./buffer.ts";
+import { dcsScopeOf, decodeDcsMessage } from "./dcs.ts";
 import type { EdgeMetrics } from "./edge_metrics.ts";
 
 /**
@@ -28,6 +29,8 @@ export interface IngestOptions {
   maxPayloadBytes?: number;
   /** Fractions of the buffer's maxBytes at which a warning is logged. Default [0.5, 0.8]. */
   warnAt?: number[];
+  /** DCS job events of this plant (`dcs.enabled`): validated and buffered, not decoded. */
+  dcs?: { plantId: string };
   log: Logger;
   metrics: EdgeMetrics;
 }
@@ -105,6 +108,24 @@ export class Ingest {
     this.#options.metrics.received.inc();
     const receivedAt = message.receivedAt.getTime();
     const source = this.#sources.get(message.topic);
+    const scope = this.#options.dcs && dcsScopeOf(this.#options.dcs.plantId, message.topic);
+    if (!source && scope) {
+      if (message.payload.byteLength > this.#maxPayload) {
+        return {
+          kind: "dead",
+          topic: message.topic,
+          stage: "ingest",
+          code: "payload_too_large",
+          message: `DCS event of ${message.payload.byteLength} bytes (ingest.maxPayloadBytes)`,
+          raw: message.payload.subarray(0, this.#maxPayload),
+          rawSize: message.payload.byteLength,
+          receivedAt,
+        };
+      }
+      const intake = decodeDcsMessage(this.#options.dcs!.plantId, scope, message);
+      if (intake.kind === "records") this.#options.metrics.decoded.inc({}, intake.records.length);
+      return intake;
+    }
     if (!source) {
       return {
         kind: "dead",

@@ -1,5 +1,6 @@
 import { connect, headers, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import {
+  AckPolicy,
   type JetStreamClient,
   type JetStreamManager,
   jetstreamManager,
@@ -32,6 +33,16 @@ export const STREAMS: readonly (Partial<StreamConfig> & { name: string })[] = [
 /** Subject of a plant/system's lot events. */
 export function lotEventsSubject(plantId: string, system: string): string {
   return `lots.events.${plantId}.${system}`;
+}
+
+/** Subject of a plant/scope's DCS job events (stream JOB_EVENTS). */
+export function jobEventsSubject(plantId: string, scope: string): string {
+  return `jobs.events.${plantId}.${scope}`;
+}
+
+/** Subject of the commands for a plant/scope's DCS (stream JOB_COMMANDS). */
+export function jobCommandsSubject(plantId: string, scope: string): string {
+  return `jobs.commands.${plantId}.${scope}`;
 }
 
 /** Subject of an edge's dead letters. */
@@ -128,6 +139,34 @@ export async function ensureStreams(jsm: JetStreamManager): Promise<void> {
       if (!/stream not found/i.test(String(error))) throw error;
       await jsm.streams.add(config);
     }
+  }
+}
+
+/** A durable pull consumer with explicit acks that never gives up re-delivering. */
+export interface DurableConsumer {
+  stream: string;
+  name: string;
+  filterSubject: string;
+  ackWaitSeconds: number;
+}
+
+/** Creates the durable consumer if it does not exist, or updates its ack wait (idempotent). */
+export async function ensureDurableConsumer(
+  jsm: JetStreamManager,
+  consumer: DurableConsumer,
+): Promise<void> {
+  const ackWait = consumer.ackWaitSeconds * SECOND_NS;
+  try {
+    await jsm.consumers.info(consumer.stream, consumer.name);
+    await jsm.consumers.update(consumer.stream, consumer.name, { ack_wait: ackWait });
+  } catch {
+    await jsm.consumers.add(consumer.stream, {
+      durable_name: consumer.name,
+      ack_policy: AckPolicy.Explicit,
+      filter_subject: consumer.filterSubject,
+      ack_wait: ackWait,
+      max_deliver: -1,
+    });
   }
 }
 

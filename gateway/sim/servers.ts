@@ -140,6 +140,21 @@ function managed(
   return server;
 }
 
+/**
+ * Disposing the server also deletes its folder when it is a temporary one made by the start
+ * function (a database folder of a benchmark holds gigabytes; /tmp would fill up run by run).
+ * A folder the caller passed is left alone.
+ */
+function removingDir(server: PrivateServer, temporary: boolean): PrivateServer {
+  if (!temporary) return server;
+  const dispose = server[Symbol.asyncDispose];
+  server[Symbol.asyncDispose] = async () => {
+    await dispose();
+    await Deno.remove(server.dir, { recursive: true }).catch(() => {});
+  };
+  return server;
+}
+
 function currentUser(): string {
   return Deno.uid() === 0 ? "root" : Deno.env.get("USER") ?? "mosquitto";
 }
@@ -178,7 +193,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Pr
     log,
   );
   await server.start();
-  return server;
+  return removingDir(server, options.dir === undefined);
 }
 
 /** Starts a private nats-server with JetStream. */
@@ -201,7 +216,7 @@ export async function startNats(options: NatsOptions = {}): Promise<PrivateServe
     log,
   );
   await server.start();
-  return server;
+  return removingDir(server, options.dir === undefined);
 }
 
 /** Options of {@linkcode startPostgres}. */
@@ -318,7 +333,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Priv
     "SIGINT",
   );
   await server.start();
-  return server;
+  return removingDir(server, options.dir === undefined);
 }
 
 /** Creates database `name` on a private PostgreSQL and returns a pool of `max` connections to it. */
@@ -409,5 +424,5 @@ export async function startRedis(options: RedisOptions = {}): Promise<PrivateSer
     },
   );
   await server.start();
-  return server;
+  return removingDir(server, options.dir === undefined);
 }

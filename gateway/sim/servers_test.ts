@@ -52,3 +52,19 @@ Deno.test("private Redis answers PING, loses its data without persistence and ke
     "appendfsync always survives kill -9",
   );
 });
+
+Deno.test("a private server started without a folder deletes its temporary folder when disposed", async () => {
+  let dir: string;
+  {
+    await using broker = await startMosquitto();
+    dir = broker.dir;
+    assert.ok((await Deno.stat(dir)).isDirectory);
+  }
+  await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+  const own = await Deno.makeTempDir({ prefix: "plantgate-test-own-" });
+  {
+    await using _broker = await startMosquitto({ dir: own });
+  }
+  assert.ok((await Deno.stat(own)).isDirectory, "a folder the caller gave is kept");
+  await Deno.remove(own, { recursive: true });
+});

@@ -4,11 +4,14 @@ import { isTimeZone } from "../core/time.ts";
 import { createLogger } from "../core/logger.ts";
 import type { Plugin } from "../core/plugin.ts";
 import type { SimulationContext } from "../core/simulation.ts";
+import { dcsCommandsTopic } from "../edge/dcs.ts";
+import { DcsSimulator } from "./dcs_simulator.ts";
 import { answerCommands } from "./erp_answers.ts";
 import { planTraffic, publishTraffic, type SentMessage } from "./erp_simulator.ts";
 import { stockOf } from "./stock.ts";
 
 const USAGE = `Usage: main.ts simulate --erp <sap|dynamics|infor> [options]
+       main.ts simulate --dcs --plant <id> --scope <scope> [--cycle-ms <n>] [--url <mqtt://h:p>]
 
 Publishes realistic native ERP traffic for one plant to its broker (MQTT v5, QoS 1) on
 plant/<plant>/erp/<system>/lot/events: lot receipts, production, splits, merges, stagings,
@@ -31,7 +34,12 @@ Options:
   --answer-commands     then keep running and answer the centre's commands on
                         plant/<plant>/commands/lot like this ERP would (post them; report the
                         stock of the lots sent for REPORT_LOTS) until Ctrl-C
-  --reject <lot,...>    with --answer-commands: refuse commands for these lots`;
+  --reject <lot,...>    with --answer-commands: refuse commands for these lots
+
+DCS mode (--dcs): a simulated machine for one scope. It takes commands on
+plant/<plant>/dcs/<scope>/jobs/commands; on Run it reports FromAllowedToStartToRunning, then
+after --cycle-ms (default 1000) a JobResponse (serial number, torque actuals) with
+FromRunningToEnded, on plant/<plant>/dcs/<scope>/jobs/events. Runs until Ctrl-C.`;
 
 function number(value: unknown, name: string, min: number, max = Infinity): number {
   const n = Number(value);
@@ -80,6 +88,9 @@ export async function runSimulateCommand(args: string[]): Promise<number> {
       "ship-to": { type: "string" },
       "answer-commands": { type: "boolean" },
       reject: { type: "string" },
+      dcs: { type: "boolean" },
+      scope: { type: "string" },
+      "cycle-ms": { type: "string", default: "1000" },
     },
   });
   const fail = (text: string) => {
@@ -89,6 +100,18 @@ export async function runSimulateCommand(args: string[]): Promise<number> {
   if (values.help) {
     write(USAGE);
     return 0;
+  }
+  if (values.dcs) {
+    if (!values.scope || !/^[A-Za-z0-9_-]{1,64}$/.test(values.scope)) {
+      return fail(`--scope must be 1-64 letters, digits, _ or -, got "${values.scope ?? ""}"`);
+    }
+    let cycleMs;
+    try {
+      cycleMs = number(values["cycle-ms"], "cycle-ms", 0);
+    } catch (error) {
+      return fail((error as Error).message);
+    }
+    return await runDcs(values.url, values.plant, values.scope, cycleMs);
   }
   const plugin = BUILTIN_PLUGINS.get(values.erp ?? "");
   if (!plugin) {
@@ -174,5 +197,29 @@ async function answerUntilStopped(
   await promise;
   await erp.close();
   write(`Answered: ${JSON.stringify(erp.counts)}`);
+  return 0;
+}
+
+/** Runs the DCS simulator until SIGINT/SIGTERM; prints each event it reports. */
+async function runDcs(url: string, plantId: string, scope: string, cycleMs: number) {
+  const dcs = new DcsSimulator({
+    url,
+    plantId,
+    scope,
+    cycleMs,
+    log: createLogger({ level: "warn" }),
+    onEvent: (e) =>
+      write(`${e.at} ${e.jobOrderId} ${e.transition}${e.response ? " +response" : ""}`),
+  });
+  await dcs.start();
+  write(
+    `DCS ${scope} of plant ${plantId} listening on ${
+      dcsCommandsTopic(plantId, scope)
+    }; Ctrl-C stops`,
+  );
+  const { promise, resolve } = Promise.withResolvers<void>();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, resolve);
+  await promise;
+  await dcs.stop();
   return 0;
 }

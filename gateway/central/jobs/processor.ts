@@ -26,6 +26,7 @@ import {
   applyMethod,
   INVALID_REQUEST,
   isJobEvent,
+  type Job,
   JOB_METHODS,
   type JobMethod,
   jobStateArray,
@@ -33,6 +34,7 @@ import {
   requestedId,
   type ReturnStatus,
   returnStatusToJson,
+  type TransitionInfo,
 } from "./mod.ts";
 import { type JobStore, KEYS } from "./store.ts";
 
@@ -71,6 +73,11 @@ export interface JobsProcessorOptions {
   source: string;
   /** How long an answer is kept for duplicate calls. */
   answerTtlSeconds: number;
+  /**
+   * Told after each accepted transition is saved (e.g. `dcsRunCommands`: Run to the DCS). Its
+   * failure is logged; the call is still answered.
+   */
+  onTransition?: (scope: string, job: Job, transition: TransitionInfo) => Promise<void>;
   log: Logger;
 }
 
@@ -189,6 +196,9 @@ export class JobsProcessor {
       return this.#response(scope, call, method, result.status);
     }
     await this.#store.save(scope, result.job, result.transition.event);
+    await this.#options.onTransition?.(scope, result.job, result.transition).catch((error) =>
+      this.#options.log.error("Transition hook failed", { scope, id, error: errorMessage(error) })
+    );
     await this.#announce(scope);
     const event = cloudEvent({
       source: this.#options.source,
