@@ -25,7 +25,7 @@ import { MqttPublisher } from "../io/mqtt_publisher.ts";
 import { connectPostgres, type Sql } from "../io/postgres.ts";
 import { connectRedis, type Redis } from "../io/redis.ts";
 import { RedisJobStore } from "./jobs/dao.ts";
-import { dcsRunCommands } from "./jobs/dcs_commands.ts";
+import { dcsRunCommands, resendPendingRuns } from "./jobs/dcs_commands.ts";
 import { DcsEventConsumer, ensureDcsEventsConsumer, redisEventLedger } from "./jobs/dcs_events.ts";
 import { JobsProcessor, redisAnswerCache } from "./jobs/processor.ts";
 import { lotFeedPublisher, markLotFeed } from "./lot_feed.ts";
@@ -35,6 +35,9 @@ import { outboxRelay } from "./relay.ts";
 import { countSagas, findSagas, listSagas, type SagaState, transferSteps } from "./saga.ts";
 import { migrate } from "./schema.ts";
 import { type Direction, lotView, resolveLot, traceCsv, traceLot } from "./trace.ts";
+
+/** How often Run commands of jobs still AllowedToStart are sent again. */
+const RUN_RESEND_MS = 60_000;
 
 /** Event types whose application may put commands into the outbox. */
 const COMMAND_EVENTS: ReadonlySet<string> = new Set([
@@ -96,7 +99,14 @@ export class Central {
   #feed: Poller | undefined;
   #sagas: Record<SagaState, number> | undefined;
   #drift = new Map<string, number>();
-  #jobs: { processor: JobsProcessor; dcs: DcsEventConsumer; redis: Redis } | undefined;
+  #jobs:
+    | {
+      processor: JobsProcessor;
+      dcs: DcsEventConsumer;
+      redis: Redis;
+      resend: ReturnType<typeof setInterval>;
+    }
+    | undefined;
   #http: Deno.HttpServer<Deno.NetAddr> | undefined;
   #natsConnected = false;
   #databaseReachable = false;
@@ -201,6 +211,7 @@ export class Central {
     this.#abort.abort();
     clearInterval(this.#monitor);
     await this.#orchestrator?.stop();
+    clearInterval(this.#jobs?.resend);
     await this.#jobs?.processor.stop();
     await this.#jobs?.dcs.stop();
     this.#jobs?.redis.disconnect();
@@ -240,9 +251,17 @@ export class Central {
         claimSeconds: ackWaitSeconds,
       }),
     }, { backoff: this.#config.orchestrator.backoff, log: log.child({ stage: "dcs-events" }) });
-    this.#jobs = { processor, dcs, redis };
+    // Run commands lost to a crash or a failed publish are sent again (same command id).
+    const runs = { scopes: jobs.scopes, log };
+    const resendRuns = () =>
+      resendPendingRuns(store, js, runs).catch((error) =>
+        log.warn("Cannot resend pending Run commands", { error: errorMessage(error) })
+      );
+    const resend = setInterval(resendRuns, RUN_RESEND_MS);
+    this.#jobs = { processor, dcs, redis, resend };
     await processor.start();
     dcs.start();
+    await resendRuns();
   }
 
   /** What `/readyz` answers. */

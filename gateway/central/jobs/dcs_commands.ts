@@ -14,6 +14,7 @@ import { uuidV5 } from "../../core/uuid.ts";
 import { jobCommandsSubject } from "../../io/jetstream.ts";
 import type { DcsCommand } from "./dcs_message.ts";
 import type { Job, TransitionInfo } from "./mod.ts";
+import type { JobStore } from "./store.ts";
 
 /** The JobsProcessor's `onTransition` hook. */
 export type TransitionHook = (scope: string, job: Job, transition: TransitionInfo) => Promise<void>;
@@ -40,42 +41,72 @@ export function runCommand(scope: string, job: Job): DcsCommand {
   };
 }
 
+/** Publishes a job's `Run` to its scope's plant, retrying `attempts` times; true when sent. */
+async function sendRun(
+  js: JetStreamClient,
+  scope: string,
+  job: Job,
+  options: DcsRunCommandsOptions,
+): Promise<boolean> {
+  const plant = options.scopes[scope];
+  if (!plant) {
+    options.log.warn("No plant runs this scope (jobs.scopes): no Run command sent", {
+      scope,
+      jobOrderId: job.order.JobOrderID,
+    });
+    return false;
+  }
+  const attempts = options.attempts ?? 5;
+  const command = runCommand(scope, job);
+  const subject = jobCommandsSubject(plant, scope);
+  for (let attempt = 0;; attempt++) {
+    try {
+      await js.publish(subject, JSON.stringify(command), { msgID: command.commandId });
+      options.log.info("Run command sent", { subject, jobOrderId: command.jobOrderId });
+      return true;
+    } catch (error) {
+      if (attempt + 1 >= attempts) {
+        options.log.error("Cannot send Run command (sent again by the next resend round)", {
+          code: "forward_failed",
+          subject,
+          jobOrderId: command.jobOrderId,
+          error: errorMessage(error),
+        });
+        return false;
+      }
+      await new Promise((r) => setTimeout(r, backoffDelay(attempt, { maxMs: 2000 })));
+    }
+  }
+}
+
 /** A hook that publishes `Run` to the scope's plant when a job becomes AllowedToStart. */
 export function dcsRunCommands(
   js: JetStreamClient,
   options: DcsRunCommandsOptions,
 ): TransitionHook {
-  const attempts = options.attempts ?? 5;
   return async (scope, job, transition) => {
     if (transition.event !== "Start" && transition.event !== "StoreAndStart") return;
     if (job.state !== "AllowedToStart") return;
-    const plant = options.scopes[scope];
-    if (!plant) {
-      options.log.warn("No plant runs this scope (jobs.scopes): no Run command sent", {
-        scope,
-        jobOrderId: job.order.JobOrderID,
-      });
-      return;
-    }
-    const command = runCommand(scope, job);
-    const subject = jobCommandsSubject(plant, scope);
-    for (let attempt = 0;; attempt++) {
-      try {
-        await js.publish(subject, JSON.stringify(command), { msgID: command.commandId });
-        options.log.info("Run command sent", { subject, jobOrderId: command.jobOrderId });
-        return;
-      } catch (error) {
-        if (attempt + 1 >= attempts) {
-          options.log.error("Cannot send Run command", {
-            code: "forward_failed",
-            subject,
-            jobOrderId: command.jobOrderId,
-            error: errorMessage(error),
-          });
-          return;
-        }
-        await new Promise((r) => setTimeout(r, backoffDelay(attempt, { maxMs: 2000 })));
-      }
-    }
+    await sendRun(js, scope, job, options);
   };
+}
+
+/**
+ * Sends `Run` again for every job of the configured scopes still AllowedToStart: after a crash
+ * between the store write and the publish, or a publish that failed for good, the command is
+ * not lost. The command id is the same each time (JetStream drops repeats within its duplicate
+ * window; the DCS ignores a Run for a job it runs — DCS.md). Returns how many were sent.
+ */
+export async function resendPendingRuns(
+  store: JobStore,
+  js: JetStreamClient,
+  options: DcsRunCommandsOptions,
+): Promise<number> {
+  let sent = 0;
+  for (const scope of Object.keys(options.scopes)) {
+    for (const job of await store.list(scope)) {
+      if (job.state === "AllowedToStart" && await sendRun(js, scope, job, options)) sent++;
+    }
+  }
+  return sent;
 }
