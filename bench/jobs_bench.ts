@@ -17,6 +17,9 @@
  * baseline; the second the time per publish beyond the control: the store reads and the loop,
  * which the in-memory index is about.
  *
+ * Then, on servers of its own, the DCS path's end-to-end latency (`jobs_latency.ts`): DCS event
+ * at the plant -> retained result at the centre, against a plain MQTT publish -> delivery.
+ *
  * @module
  */
 import { silentLogger } from "../gateway/core/logger.ts";
@@ -29,6 +32,7 @@ import { RedisChangeFeed } from "../gateway/central/jobs/publish_feed.ts";
 import { ScopeIndex } from "../gateway/central/jobs/publish_index.ts";
 import { JOB_TOPICS, JobPublisher } from "../gateway/central/jobs/publisher.ts";
 import { KEYS } from "../gateway/central/jobs/store.ts";
+import { type JobsLatencyOptions, runJobsLatencyBench } from "./jobs_latency.ts";
 
 const encoder = new TextEncoder();
 const say = (s: string) => Deno.stdout.writeSync(encoder.encode(s + "\n"));
@@ -46,6 +50,8 @@ export interface JobsBenchOptions {
   changes?: number;
   /** Changes handled by the naive baseline per measurement. Default 200. */
   naiveChanges?: number;
+  /** Options of the DCS path latency benchmark that follows. */
+  latency?: JobsLatencyOptions;
 }
 
 interface Env {
@@ -54,8 +60,14 @@ interface Env {
   mqtt: MqttPublisher;
 }
 
-/** Runs the jobs benchmark and prints its table. */
+/** Runs the jobs benchmarks (state index, then DCS path latency) and prints their tables. */
 export async function runJobsBench(options: JobsBenchOptions = {}): Promise<void> {
+  await runStateIndexBench(options);
+  await runJobsLatencyBench(options.latency);
+}
+
+/** The state-index benchmark, on its own Redis and Mosquitto (stopped before it returns). */
+async function runStateIndexBench(options: JobsBenchOptions): Promise<void> {
   const sizes = options.sizes ?? [10, 100, 1000];
   const changes = options.changes ?? 1000;
   const naiveChanges = options.naiveChanges ?? 200;
