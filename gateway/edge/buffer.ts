@@ -414,6 +414,13 @@ export class Buffer {
     };
   }
 
+  /** Events waiting per subject. Scans the events table: for operator commands, not /readyz. */
+  backlogBySubject(): Map<string, number> {
+    const rows = this.#db.prepare("SELECT subject, count(*) AS n FROM events GROUP BY subject")
+      .all() as { subject: string; n: number }[];
+    return new Map(rows.map((r) => [String(r.subject), Number(r.n)]));
+  }
+
   /** Dead letters, oldest first, optionally only those not yet forwarded. */
   deadLetters(
     options: { unforwardedOnly?: boolean; limit?: number; afterId?: number } = {},

@@ -1,14 +1,19 @@
 /**
  * `main.ts buffer`: operator commands over the edge's store-and-forward buffer — stats, list,
  * export, requeue, verify. Safe while the edge runs (SQLite WAL; the edge polls for new rows).
+ * The buffer holds two kinds of rows, told apart by subject: canonical lot events
+ * (`lots.events.`, kind `lot`) and DCS job events (`jobs.events.`, kind `dcs`); each is checked
+ * by its own kind's validator.
  *
  * @module
  */
 import { createHash } from "node:crypto";
+import { type DcsEvent, DcsMessageError, parseDcsEvent } from "../central/jobs/dcs_message.ts";
 import { type CanonicalLotEvent, checkCanonicalEvent } from "../core/canonical_event.ts";
 import { errorMessage, PlantgateError } from "../core/errors.ts";
-import { lotEventsSubject } from "../io/jetstream.ts";
+import { jobEventsSubject, lotEventsSubject } from "../io/jetstream.ts";
 import type { Buffer, BufferedEvent, Intake } from "./buffer.ts";
+import { jobKey } from "./dcs.ts";
 import {
   type CliIo,
   COMMON_HELP,
@@ -27,14 +32,15 @@ import {
 
 const USAGE = `Usage: main.ts buffer <subcommand> [options]
 
-Inspects and repairs the edge's on-disk buffer (safe while the edge runs).
+Inspects and repairs the edge's on-disk buffer (safe while the edge runs). It holds canonical
+lot events (kind "lot", lots.events.*) and DCS job events (kind "dcs", jobs.events.*).
 
 Subcommands:
-  stats                    backlog, oldest unsent event, space used, dead letters
+  stats                    backlog (per kind), oldest unsent event, space used, dead letters
   list                     buffered events in forwarding order
   export [--out FILE]      every buffered event as JSON lines
   requeue <file.jsonl>     put exported events back (all lines are validated first)
-  verify                   database integrity plus every event row against the schema
+  verify                   database integrity plus every event row against its kind's schema
 
 ${COMMON_HELP}
 
@@ -47,13 +53,80 @@ const PAGE = 1000;
 const REQUEUE_BATCH = 500;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
+/** What a body that passed its kind's validator says about the row it belongs in. */
+interface Sound {
+  eventId: string;
+  lotKey: string;
+  /** What is wrong with `subject` for this body, or undefined. */
+  subjectProblem(subject: string): string | undefined;
+}
+
+/** The kinds of buffered rows: subject prefix, schema name, validator (problems name fields). */
+const KINDS = {
+  lot: { prefix: "lots.events.", schema: "the canonical schema", validate: validateLot },
+  dcs: { prefix: "jobs.events.", schema: "the DCS event schema (DCS.md)", validate: validateDcs },
+} as const;
+
+/** A kind of buffered row. */
+type Kind = keyof typeof KINDS;
+
+const KIND_NAMES = Object.keys(KINDS) as Kind[];
+
+/** The kind of a row by its subject, or undefined for a subject of no known kind. */
+function kindOf(subject: string): Kind | undefined {
+  return KIND_NAMES.find((kind) => subject.startsWith(KINDS[kind].prefix));
+}
+
+function validateLot(value: unknown): Sound | string {
+  const check = checkCanonicalEvent(value);
+  if (!check.ok) return `${check.message} (field "${check.field}")`;
+  const event = value as CanonicalLotEvent;
+  const subject = lotEventsSubject(event.plantId, event.sourceSystem);
+  return {
+    eventId: event.eventId,
+    lotKey: `${event.plantId}/${event.sourceSystem}/${event.lotId}`,
+    subjectProblem: (s) => s === subject ? undefined : `subject "${s}" should be "${subject}"`,
+  };
+}
+
+function validateDcs(value: unknown): Sound | string {
+  let event: DcsEvent;
+  try {
+    event = parseDcsEvent(value);
+  } catch (error) {
+    return error instanceof DcsMessageError ? error.message : errorMessage(error);
+  }
+  return {
+    eventId: event.eventId,
+    lotKey: jobKey(event.scope, event.jobOrderId),
+    // The plant is only in the subject (a DCS event does not name it).
+    subjectProblem(s) {
+      const plant = s.split(".")[2] ?? "";
+      return plant !== "" && s === jobEventsSubject(plant, event.scope)
+        ? undefined
+        : `subject "${s}" should be "${jobEventsSubject("<plant>", event.scope)}"`;
+    },
+  };
+}
+
+/** Counts per kind as text: "2 lot, 1 dcs, 1 unknown" (kinds with none left out). */
+function kindCounts(counts: Partial<Record<string, number>>): string {
+  return [...KIND_NAMES, "unknown"].filter((k) => counts[k]).map((k) => `${counts[k]} ${k}`)
+    .join(", ");
+}
+
 /** The lot id inside a lot key `<plant>/<system>/<lotId>` (plant and system hold no "/"). */
 function lotIdOf(lotKey: string): string {
   return lotKey.split("/").slice(2).join("/");
 }
 
-/** The body as an event, or undefined when it is not JSON. */
-function parseBody(e: BufferedEvent): Partial<CanonicalLotEvent> | undefined {
+/** The job order id inside a job key `job:<scope>:<jobOrderId>` (a scope holds no ":"). */
+function jobOrderIdOf(lotKey: string): string {
+  return lotKey.split(":").slice(2).join(":");
+}
+
+/** The body as a JSON object, or undefined when it is not JSON. */
+function parseBody(e: BufferedEvent): Record<string, unknown> | undefined {
   try {
     return JSON.parse(utf8.decode(e.body));
   } catch {
@@ -74,8 +147,8 @@ function* events(buffer: Buffer, afterSeq = 0): Generator<BufferedEvent> {
 const stats: Subcommand = {
   usage: `Usage: main.ts buffer stats [options]
 
-Backlog (events waiting for a JetStream ack) and its bytes, age of the oldest unsent event,
-bytes used against buffer.maxBytes, dead letters (total / not yet forwarded to the centre).
+Backlog (events waiting for a JetStream ack, per kind) and its bytes, age of the oldest unsent
+event, bytes used against buffer.maxBytes, dead letters (total / not yet forwarded to the centre).
 With --buffer and no -c, maxBytes is the 1 GiB default, not the configured one.
 
 ${COMMON_HELP}`,
@@ -84,12 +157,18 @@ ${COMMON_HELP}`,
     noPositionals(positionals);
     using target = await openTarget(values);
     const s = target.buffer.stats();
+    const byKind: Record<string, number> = {};
+    for (const [subject, n] of target.buffer.backlogBySubject()) {
+      const kind = kindOf(subject) ?? "unknown";
+      byKind[kind] = (byKind[kind] ?? 0) + n;
+    }
     const ageMs = s.oldestReceivedAt === null ? null : Date.now() - s.oldestReceivedAt;
     const percent = Number(((100 * s.usedBytes) / s.maxBytes).toFixed(1));
     if (values.json) {
       io.out(JSON.stringify({
         path: target.buffer.path,
         ...s,
+        backlogByKind: byKind,
         oldestReceivedAt: s.oldestReceivedAt === null
           ? null
           : new Date(s.oldestReceivedAt).toISOString(),
@@ -102,7 +181,11 @@ ${COMMON_HELP}`,
       ? "-"
       : `${formatDuration(ageMs)} ago (${new Date(s.oldestReceivedAt!).toISOString()})`;
     io.out(formatTable(["buffer", target.buffer.path], [
-      ["backlog", `${s.backlog} events, ${formatBytes(s.backlogBytes)}`],
+      [
+        "backlog",
+        `${s.backlog} events${s.backlog ? ` (${kindCounts(byKind)})` : ""}, ` +
+        formatBytes(s.backlogBytes),
+      ],
       ["oldest unsent", oldest],
       [
         "used",
@@ -114,13 +197,39 @@ ${COMMON_HELP}`,
   },
 };
 
-const list: Subcommand = {
-  usage: `Usage: main.ts buffer list [--limit N] [--after SEQ] [--lot LOTID] [options]
+/** One row as `list` shows it: its kind and that kind's key fields. */
+function describe(e: BufferedEvent, now: number): Record<string, string | number> {
+  const kind = kindOf(e.subject);
+  const body = parseBody(e);
+  const fields: Record<string, string> = kind === "lot"
+    ? { eventType: String(body?.eventType ?? "(unreadable)"), lotId: lotIdOf(e.lotKey) }
+    : kind === "dcs"
+    ? {
+      transition: String(body?.transition ?? "(unreadable)"),
+      scope: e.lotKey.split(":")[1] ?? "",
+      jobOrderId: jobOrderIdOf(e.lotKey),
+    }
+    : { lotKey: e.lotKey };
+  return {
+    seq: e.seq,
+    kind: kind ?? "unknown",
+    eventId: e.eventId,
+    ...fields,
+    subject: e.subject,
+    receivedAt: new Date(e.receivedAt).toISOString(),
+    ageSeconds: Math.floor((now - e.receivedAt) / 1000),
+  };
+}
 
-Buffered events in forwarding order: seq, eventId, eventType, lotId, subject, age.
+const list: Subcommand = {
+  usage: `Usage: main.ts buffer list [--limit N] [--after SEQ] [--lot LOTID | --job JOBID] [options]
+
+Buffered events in forwarding order: seq, kind, eventId, type (lot: eventType; dcs: transition),
+lot or job (lot: lotId; dcs: jobOrderId), subject, age.
   --limit N       at most N events (default 50)
   --after SEQ     start after this seq (paging: pass the last seq shown)
-  --lot LOTID     only events of this source lot id
+  --lot LOTID     only lot events of this source lot id
+  --job JOBID     only DCS events of this job order id
 
 ${COMMON_HELP}`,
   async run(args, io) {
@@ -128,44 +237,46 @@ ${COMMON_HELP}`,
       limit: { type: "string" },
       after: { type: "string" },
       lot: { type: "string" },
+      job: { type: "string" },
     });
     noPositionals(positionals);
     const limit = intFlag(values.limit, "--limit", { fallback: 50, min: 1 });
     const after = intFlag(values.after, "--after", { fallback: 0, min: 0 });
+    if (values.lot !== undefined && values.job !== undefined) {
+      throw new UsageError("--lot and --job exclude each other: list one lot or one job");
+    }
+    const wanted = (e: BufferedEvent) =>
+      values.lot !== undefined
+        ? kindOf(e.subject) === "lot" && lotIdOf(e.lotKey) === values.lot
+        : values.job === undefined ||
+          (kindOf(e.subject) === "dcs" && jobOrderIdOf(e.lotKey) === values.job);
     using target = await openTarget(values);
     const now = Date.now();
     const rows: BufferedEvent[] = [];
     let more = false;
     for (const e of events(target.buffer, after)) {
-      if (values.lot !== undefined && lotIdOf(e.lotKey) !== values.lot) continue;
+      if (!wanted(e)) continue;
       if (rows.length === limit) {
         more = true;
         break;
       }
       rows.push(e);
     }
-    const described = rows.map((e) => ({
-      seq: e.seq,
-      eventId: e.eventId,
-      eventType: parseBody(e)?.eventType ?? "(unreadable)",
-      lotId: lotIdOf(e.lotKey),
-      subject: e.subject,
-      receivedAt: new Date(e.receivedAt).toISOString(),
-      ageSeconds: Math.floor((now - e.receivedAt) / 1000),
-    }));
+    const described = rows.map((e) => describe(e, now));
     if (values.json) {
       if (described.length > 0) io.out(described.map((d) => JSON.stringify(d)).join("\n"));
       return 0;
     }
     io.out(formatTable(
-      ["SEQ", "EVENT ID", "TYPE", "LOT", "SUBJECT", "AGE"],
+      ["SEQ", "KIND", "EVENT ID", "TYPE", "LOT/JOB", "SUBJECT", "AGE"],
       described.map((d) => [
         String(d.seq),
-        d.eventId,
-        d.eventType,
-        d.lotId,
-        d.subject,
-        formatDuration(d.ageSeconds * 1000),
+        String(d.kind),
+        String(d.eventId),
+        String(d.eventType ?? d.transition ?? "-"),
+        String(d.lotId ?? d.jobOrderId ?? d.lotKey),
+        String(d.subject),
+        formatDuration(Number(d.ageSeconds) * 1000),
       ]),
     ));
     if (more) io.out(`(more: --after ${rows.at(-1)!.seq})`);
@@ -207,9 +318,12 @@ function exportSink(
 const exportCommand: Subcommand = {
   usage: `Usage: main.ts buffer export [--out FILE] [options]
 
-Writes every buffered event as JSON lines (the canonical event JSON, one per line, in buffer
-order) to stdout or to FILE (which must not exist yet). Progress goes to stderr every 10,000
-events. Rows whose body is not JSON are skipped and reported (exit 1): run "buffer verify".
+Writes every buffered event as JSON lines, one per event in buffer order, to stdout or to FILE
+(which must not exist yet), in the form "buffer requeue" reads back:
+  {"kind":"lot"|"dcs","subject":"<JetStream subject>","receivedAt":"<ISO>","event":{...}}
+where event is the body exactly as forwarded (canonical lot event or DCS job event, with its
+eventId). Progress goes to stderr every 10,000 events. Rows whose body is not JSON, or whose
+subject is of no known kind, are skipped and reported (exit 1): run "buffer verify".
 The export is not a snapshot: while the edge runs, events are forwarded and added meanwhile.
   --out FILE      write to FILE instead of stdout
 
@@ -225,13 +339,13 @@ ${COMMON_HELP}`,
     let skipped = 0;
     let page: string[] = [];
     for (const e of events(target.buffer)) {
-      const text = bodyLine(e);
-      if (text === undefined) {
+      const line = exportLine(e);
+      if ("problem" in line) {
         skipped++;
-        io.err(`seq ${e.seq}: body is not JSON; not exported`);
+        io.err(`seq ${e.seq}: ${line.problem}; not exported`);
         continue;
       }
-      page.push(text);
+      page.push(line.text);
       if (++exported % 10_000 === 0) io.err(`exported ${exported} of about ${total} events`);
       if (page.length === PAGE) {
         sink.write(page);
@@ -241,23 +355,28 @@ ${COMMON_HELP}`,
     sink.write(page);
     const where = values.out === undefined ? "" : ` to ${values.out}`;
     io.err(
-      `Exported ${exported} events${where}${skipped ? `; skipped ${skipped} unreadable` : ""}`,
+      `Exported ${exported} events${where}${skipped ? `; skipped ${skipped} (named above)` : ""}`,
     );
     return skipped > 0 ? 1 : 0;
   },
 };
 
-/** The body as one JSON line, or undefined when it is not JSON. */
-function bodyLine(e: BufferedEvent): string | undefined {
-  let text: string;
+/** One row as an export line (kind, subject, receipt time, body), or why it cannot be. */
+function exportLine(e: BufferedEvent): { text: string } | { problem: string } {
+  const kind = kindOf(e.subject);
+  if (kind === undefined) return { problem: `subject "${e.subject}" is of no known kind` };
+  let body: string;
   try {
-    text = utf8.decode(e.body);
-    const value = JSON.parse(text);
+    body = utf8.decode(e.body);
+    const value = JSON.parse(body);
     // Bodies are written by JSON.stringify (one line); re-serialize anything else.
-    return /[\r\n]/.test(text) ? JSON.stringify(value) : text;
+    if (/[\r\n]/.test(body)) body = JSON.stringify(value);
   } catch {
-    return undefined;
+    return { problem: "body is not JSON" };
   }
+  const head = { kind, subject: e.subject, receivedAt: new Date(e.receivedAt).toISOString() };
+  // The body is embedded as stored, so the event is byte for byte the one forwarded.
+  return { text: `${JSON.stringify(head).slice(0, -1)},"event":${body}}` };
 }
 
 /** The lines of a file with their 1-based numbers, read in chunks (bounded memory). */
@@ -275,29 +394,96 @@ async function* readLines(path: string): AsyncGenerator<{ n: number; text: strin
   if (rest !== "") yield { n: ++n, text: rest.replace(/\r$/, "") };
 }
 
-/** One line checked as a canonical event: the event, or what is wrong with it. */
-function checkLine(text: string): { event: CanonicalLotEvent } | { problem: string } {
-  let value: unknown;
+/** A requeue line that passed its kind's checks. */
+interface Line {
+  kind: Kind;
+  subject: string;
+  event: Record<string, unknown>;
+  sound: Sound;
+  /** Edge receipt time from the line (ms since epoch), if it has one. */
+  receivedAt?: number;
+}
+
+/**
+ * One line checked by its kind: an export line (`{kind, subject, receivedAt?, event}`) or, as
+ * exported before DCS rows existed, a bare canonical lot event. Returns the line or what is
+ * wrong with it (with its kind when known).
+ */
+function checkLine(text: string): Line | { kind?: Kind; problem: string } {
+  let value: Record<string, unknown>;
   try {
     value = JSON.parse(text);
   } catch (error) {
     return { problem: `not JSON: ${errorMessage(error)}` };
   }
-  const check = checkCanonicalEvent(value);
-  return check.ok
-    ? { event: value as CanonicalLotEvent }
-    : { problem: `${check.message} (field "${check.field}")` };
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return { problem: "not a JSON object" };
+  }
+  if (!("kind" in value)) return checkEvent("lot", value, undefined);
+  const kind = value.kind;
+  if (typeof kind !== "string" || !(KIND_NAMES as string[]).includes(kind)) {
+    return {
+      problem: `unknown kind ${JSON.stringify(kind)}: expected ${
+        KIND_NAMES.map((k) => `"${k}"`).join(" or ")
+      }`,
+    };
+  }
+  const problem = (p: string) => ({ kind: kind as Kind, problem: p });
+  if (typeof value.subject !== "string") return problem(`"subject" is missing or not a string`);
+  let receivedAt: number | undefined;
+  if (value.receivedAt !== undefined) {
+    receivedAt = typeof value.receivedAt === "string" ? Date.parse(value.receivedAt) : NaN;
+    if (Number.isNaN(receivedAt)) return problem(`"receivedAt" is not an ISO 8601 date-time`);
+  }
+  const line = checkEvent(kind as Kind, value.event, value.subject);
+  return "problem" in line ? line : { ...line, receivedAt };
+}
+
+/** The event of a line checked by its kind, on `subject` (for a bare lot event: its own). */
+function checkEvent(
+  kind: Kind,
+  event: unknown,
+  subject: string | undefined,
+): Line | { kind: Kind; problem: string } {
+  const sound = KINDS[kind].validate(event);
+  if (typeof sound === "string") return { kind, problem: sound };
+  const e = event as Record<string, unknown>;
+  subject ??= lotEventsSubject(String(e.plantId), String(e.sourceSystem));
+  const wrongSubject = sound.subjectProblem(subject);
+  return wrongSubject ? { kind, problem: wrongSubject } : { kind, subject, event: e, sound };
+}
+
+/** The buffer intake of a checked line: lot events as ingest decodes them, DCS as records. */
+function intakeOf(line: Line): Intake {
+  return line.kind === "lot"
+    ? {
+      kind: "events",
+      subject: line.subject,
+      events: [line.event as unknown as CanonicalLotEvent],
+    }
+    : {
+      kind: "records",
+      subject: line.subject,
+      records: [{
+        eventId: line.sound.eventId,
+        lotKey: line.sound.lotKey,
+        body: line.event,
+        receivedAt: line.receivedAt ?? Date.now(),
+      }],
+    };
 }
 
 const requeue: Subcommand = {
   usage: `Usage: main.ts buffer requeue <file.jsonl> [options]
 
-Puts canonical events (as written by "buffer export") back into the buffer, to be forwarded
-again, on subject lots.events.<plantId>.<sourceSystem> of each event. Every line is checked
-against the canonical schema first; if any line is bad, each is reported with its line number
-and field, and nothing is written. Events whose eventId the buffer has already seen (within
-buffer.dedupeWindowHours) are counted as duplicates and not stored again, so running requeue
-twice is harmless.
+Puts events (as written by "buffer export") back into the buffer, to be forwarded again on
+the subject of each line, with their eventIds. Each line is checked by its kind first: "lot"
+against the canonical schema (subject lots.events.<plantId>.<sourceSystem>), "dcs" against the
+DCS event schema (subject jobs.events.<plant>.<scope>, receivedAt kept); a line of another kind
+is refused. A bare canonical event (an export from before DCS events) is read as kind "lot".
+If any line is bad, each is reported with its line number, kind and field, and nothing is
+written. Events whose eventId the buffer has already seen (within buffer.dedupeWindowHours)
+are counted as duplicates and not stored again, so running requeue twice is harmless.
   --create      create the buffer file if it does not exist (requeue into a fresh buffer)
 
 ${COMMON_HELP}`,
@@ -318,15 +504,19 @@ ${COMMON_HELP}`,
     }
     let count = 0;
     let bad = 0;
+    const byKind: Record<string, number> = {};
     const plants = new Set<string>();
     for await (const { n, text } of readLines(file)) {
       if (text.trim() === "") continue;
       const checked = checkLine(text);
       if ("problem" in checked) {
-        if (++bad <= 50) io.err(`${file}:${n}: ${checked.problem}`);
+        const kind = checked.kind ? ` (${checked.kind})` : "";
+        if (++bad <= 50) io.err(`${file}:${n}${kind}: ${checked.problem}`);
         continue;
       }
-      plants.add(checked.event.plantId);
+      // Both kinds of subject name the plant third: <root>.events.<plant>.<system|scope>.
+      plants.add(checked.subject.split(".")[2]);
+      byKind[checked.kind] = (byKind[checked.kind] ?? 0) + 1;
       count++;
     }
     if (bad > 0) {
@@ -346,11 +536,12 @@ ${COMMON_HELP}`,
     }
     const totals = await commitLines(target.buffer, file);
     if (values.json) {
-      io.out(JSON.stringify({ file, events: count, ...totals }));
+      io.out(JSON.stringify({ file, events: count, byKind, ...totals }));
     } else {
       io.out(
-        `Requeued ${file}: ${count} events, ${totals.stored} stored, ${totals.duplicates} ` +
-          `duplicates (already seen by this buffer; not stored again)`,
+        `Requeued ${file}: ${count} events${count ? ` (${kindCounts(byKind)})` : ""}, ` +
+          `${totals.stored} stored, ${totals.duplicates} duplicates (already seen by this ` +
+          `buffer; not stored again)`,
       );
     }
     return 0;
@@ -379,22 +570,31 @@ async function commitLines(
       );
     }
   };
-  for await (const { text } of readLines(file)) {
+  for await (const { n, text } of readLines(file)) {
     if (text.trim() === "") continue;
-    const event = JSON.parse(text) as CanonicalLotEvent;
-    batch.push({
-      kind: "events",
-      subject: lotEventsSubject(event.plantId, event.sourceSystem),
-      events: [event],
-    });
+    const line = checkLine(text);
+    if ("problem" in line) {
+      if (batch.length > 0) flush();
+      throw new PlantgateError(
+        "buffer_write_failed",
+        `Cannot requeue ${file}:${n}: it changed while being requeued (${line.problem}). ` +
+          `${totals.stored} events were stored before it; fix the file and run requeue again`,
+      );
+    }
+    batch.push(intakeOf(line));
     if (batch.length === REQUEUE_BATCH) flush();
   }
   if (batch.length > 0) flush();
   return totals;
 }
 
-/** What is wrong with one event row, or undefined when it is sound. */
-function rowProblem(e: BufferedEvent): string | undefined {
+/** What is wrong with one event row, checked by its kind's validator; undefined when sound. */
+function rowProblem(e: BufferedEvent, kind: Kind | undefined): string | undefined {
+  if (kind === undefined) {
+    return `subject "${e.subject}" is of no known kind (${
+      KIND_NAMES.map((k) => `${KINDS[k].prefix}* for ${k}`).join(", ")
+    })`;
+  }
   let text: string;
   try {
     text = utf8.decode(e.body);
@@ -407,16 +607,14 @@ function rowProblem(e: BufferedEvent): string | undefined {
   } catch (error) {
     return `body is not JSON: ${errorMessage(error)}`;
   }
-  const check = checkCanonicalEvent(body);
-  if (!check.ok) return `body fails the canonical schema: ${check.message}`;
-  const event = body as CanonicalLotEvent;
-  if (event.eventId !== e.eventId) {
-    return `event_id column "${e.eventId}" differs from the body's eventId "${event.eventId}"`;
+  const sound = KINDS[kind].validate(body);
+  if (typeof sound === "string") return `body fails ${KINDS[kind].schema}: ${sound}`;
+  if (sound.eventId !== e.eventId) {
+    return `event_id column "${e.eventId}" differs from the body's eventId "${sound.eventId}"`;
   }
-  const subject = lotEventsSubject(event.plantId, event.sourceSystem);
-  if (e.subject !== subject) return `subject "${e.subject}" should be "${subject}"`;
-  const lotKey = `${event.plantId}/${event.sourceSystem}/${event.lotId}`;
-  if (e.lotKey !== lotKey) return `lot key "${e.lotKey}" should be "${lotKey}"`;
+  const wrongSubject = sound.subjectProblem(e.subject);
+  if (wrongSubject) return wrongSubject;
+  if (e.lotKey !== sound.lotKey) return `lot key "${e.lotKey}" should be "${sound.lotKey}"`;
   return undefined;
 }
 
@@ -438,42 +636,48 @@ function* deadLetterProblems(buffer: Buffer): Generator<{ deadLetter: number; pr
 const verify: Subcommand = {
   usage: `Usage: main.ts buffer verify [options]
 
-Checks the buffer: SQLite integrity_check and size bookkeeping, then every event row (body is
-UTF-8 JSON that passes the canonical schema; its eventId, subject and lot key match the row's
-columns) and every dead letter (its bytes match their sha256). Lists each problem with its seq
-(or dead letter id) and exits 1 if there is any.
+Checks the buffer: SQLite integrity_check and size bookkeeping, then every event row by its
+kind (subject lots.events.*: the canonical schema; jobs.events.*: the DCS event schema; any
+other subject is a problem): body is UTF-8 JSON that passes its kind's schema, and its eventId,
+subject and lot key (job:<scope>:<jobOrderId> for DCS) match the row's columns. Then every dead
+letter (its bytes match their sha256). Lists each problem with its seq and kind (or dead letter
+id) and exits 1 if there is any.
 
 ${COMMON_HELP}`,
   async run(args, io) {
     const { values, positionals } = parseCli(args, {});
     noPositionals(positionals);
     using target = await openTarget(values);
-    const problems: { seq?: number; deadLetter?: number; problem: string }[] = [];
+    const problems: { seq?: number; kind?: string; deadLetter?: number; problem: string }[] = [];
     try {
       problems.push(...target.buffer.integrityProblems().map((problem) => ({ problem })));
     } catch (error) {
       problems.push({ problem: `sqlite: ${errorMessage(error)}` });
     }
     let checked = 0;
+    const byKind: Record<string, number> = {};
     for (const e of events(target.buffer)) {
       checked++;
-      const problem = rowProblem(e);
-      if (problem) problems.push({ seq: e.seq, problem });
+      const kind = kindOf(e.subject);
+      byKind[kind ?? "unknown"] = (byKind[kind ?? "unknown"] ?? 0) + 1;
+      const problem = rowProblem(e, kind);
+      if (problem) problems.push({ seq: e.seq, kind: kind ?? "unknown", problem });
     }
     problems.push(...deadLetterProblems(target.buffer));
     for (const p of problems) {
       const where = p.seq !== undefined
-        ? `seq ${p.seq}`
+        ? `seq ${p.seq} (${p.kind})`
         : p.deadLetter !== undefined
         ? `dead letter ${p.deadLetter}`
         : "database";
       io.out(values.json ? JSON.stringify(p) : `${where}: ${p.problem}`);
     }
     const path = target.buffer.path;
+    const summary = `${checked} events checked${checked ? ` (${kindCounts(byKind)})` : ""}`;
     io.err(
       problems.length === 0
-        ? `Buffer ${path} is sound: ${checked} events checked`
-        : `${problems.length} problem(s) in ${path} (${checked} events checked)`,
+        ? `Buffer ${path} is sound: ${summary}`
+        : `${problems.length} problem(s) in ${path} (${summary})`,
     );
     return problems.length === 0 ? 0 : 1;
   },

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
+import { type DcsEvent, dcsEventId } from "../central/jobs/dcs_message.ts";
 import type { CanonicalLotEvent } from "../core/canonical_event.ts";
-import { Buffer } from "./buffer.ts";
+import { Buffer, type BufferedEvent } from "./buffer.ts";
 import { runBufferCommand } from "./buffer_cli.ts";
 import { captureIo, formatBytes, formatDuration } from "./cli_io.ts";
+import { dcsEventsTopic, decodeDcsMessage } from "./dcs.ts";
 
 /** A temp dir with an edge config whose buffer (10 MiB) lives in it; removed on dispose. */
 async function site(): Promise<{ dir: string; config: string; buffer: string } & AsyncDisposable> {
@@ -58,6 +60,53 @@ function fill(path: string, count: number, ageMs?: number): CanonicalLotEvent[] 
     buffer.close();
   }
   return events;
+}
+
+function dcsEvent(n: number): DcsEvent {
+  const jobOrderId = `JO-${n % 2}`;
+  const transition = n % 2 ? "FromAllowedToStartToRunning" : "FromRunningToEnded";
+  return {
+    eventId: dcsEventId("A", "press-7", { jobOrderId, transition, run: `r${n}` }),
+    scope: "press-7",
+    jobOrderId,
+    transition,
+    ...(n % 2 ? {} : {
+      response: { JobResponseID: `JR-${n}`, JobOrderID: jobOrderId, JobResponseData: [] },
+    }),
+    at: "2026-05-01T10:00:12.345Z",
+  } as DcsEvent;
+}
+
+/** Adds DCS job events 1..count of scope press-7, committed the way ingest does. */
+function fillDcs(path: string, count: number, ageMs = 60_000): DcsEvent[] {
+  const events = Array.from({ length: count }, (_, i) => dcsEvent(i + 1));
+  const buffer = Buffer.open(path);
+  try {
+    buffer.commit(events.map((e) => {
+      const intake = decodeDcsMessage("A", "press-7", {
+        topic: dcsEventsTopic("A", "press-7"),
+        payload: new TextEncoder().encode(JSON.stringify(e)),
+        qos: 1,
+        dup: false,
+        receivedAt: new Date(Date.now() - ageMs),
+      });
+      assert.equal(intake.kind, "records");
+      return intake;
+    }));
+  } finally {
+    buffer.close();
+  }
+  return events;
+}
+
+/** Every row of the buffer at `path`. */
+function rowsOf(path: string): BufferedEvent[] {
+  const buffer = Buffer.open(path);
+  try {
+    return buffer.peek(0, 100);
+  } finally {
+    buffer.close();
+  }
 }
 
 async function run(...args: string[]) {
@@ -116,12 +165,13 @@ Deno.test("buffer stats shows backlog, oldest unsent age, space used and dead le
   buffer.close();
   const r = await run("stats", "-c", s.config);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /backlog\s+3 events, [\d.]+ (B|KiB)/);
+  assert.match(r.stdout, /backlog\s+3 events \(3 lot\), [\d.]+ (B|KiB)/);
   assert.match(r.stdout, /oldest unsent\s+3m 1\ds ago/);
   assert.match(r.stdout, /used\s+[\d.]+ (B|KiB) of 10\.0 MiB \(\d+\.\d%\)/);
   assert.match(r.stdout, /dead letters\s+1 \(1 not yet forwarded\)/);
   const json = JSON.parse((await run("stats", "--buffer", s.buffer, "--json")).stdout);
   assert.equal(json.backlog, 3);
+  assert.deepEqual(json.backlogByKind, { lot: 3 });
   assert.equal(json.maxBytes, 1024 ** 3, "--buffer without -c uses the default maxBytes");
   assert.ok(json.oldestUnsentAgeSeconds >= 192);
   assert.equal(json.deadLettersUnforwarded, 1);
@@ -133,9 +183,12 @@ Deno.test("buffer list shows events in order, pages with --after and filters by 
   const all = await run("list", "-c", s.config);
   assert.equal(all.code, 0, all.stderr);
   const lines = all.stdout.split("\n");
-  assert.match(lines[0], /^SEQ\s+EVENT ID\s+TYPE\s+LOT\s+SUBJECT\s+AGE$/);
+  assert.match(lines[0], /^SEQ\s+KIND\s+EVENT ID\s+TYPE\s+LOT\/JOB\s+SUBJECT\s+AGE$/);
   assert.equal(lines.length, 6);
-  assert.match(lines[1], new RegExp(`^1\\s+${events[0].eventId}\\s+LOT_CREATED\\s+LOT-1\\s+`));
+  assert.match(
+    lines[1],
+    new RegExp(`^1\\s+lot\\s+${events[0].eventId}\\s+LOT_CREATED\\s+LOT-1\\s+`),
+  );
   assert.match(lines[1], /lots\.events\.A\.sap\s+3m 1\ds$/);
   const page = await run("list", "-c", s.config, "--limit", "2", "--after", "1");
   assert.deepEqual(page.stdout.split("\n").slice(1).map((l) => l.split(/\s+/)[0]), [
@@ -148,6 +201,7 @@ Deno.test("buffer list shows events in order, pages with --after and filters by 
   const rows = lot.stdout.split("\n").map((l) => JSON.parse(l));
   assert.deepEqual(rows.map((r) => r.seq), [2, 5]);
   assert.equal(rows[0].eventId, events[1].eventId);
+  assert.equal(rows[0].kind, "lot");
 });
 
 Deno.test("buffer export writes every event as JSON lines to stdout or a new file", async () => {
@@ -155,12 +209,19 @@ Deno.test("buffer export writes every event as JSON lines to stdout or a new fil
   const events = fill(s.buffer, 4);
   const r = await run("export", "-c", s.config);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(r.stdout.split("\n").map((l) => JSON.parse(l)), events);
+  const lines = r.stdout.split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => l.event), events);
+  assert.deepEqual(lines[0], {
+    kind: "lot",
+    subject: "lots.events.A.sap",
+    receivedAt: events[0].observedAt,
+    event: events[0],
+  });
   assert.match(r.stderr, /Exported 4 events/);
   const out = `${s.dir}/export.jsonl`;
   assert.equal((await run("export", "-c", s.config, "--out", out)).code, 0);
   const text = await Deno.readTextFile(out);
-  assert.deepEqual(text.trimEnd().split("\n").map((l) => JSON.parse(l)), events);
+  assert.deepEqual(text.trimEnd().split("\n").map((l) => JSON.parse(l).event), events);
   const again = await run("export", "-c", s.config, "--out", out);
   assert.equal(again.code, 1);
   assert.match(again.stderr, /the file exists/);
@@ -187,9 +248,15 @@ Deno.test("buffer requeue puts exported events into a fresh buffer, then counts 
   const first = await run("requeue", file, "--buffer", fresh, "--create");
   assert.equal(first.code, 0, first.stderr);
   assert.match(first.stderr, /Created a new buffer at .*fresh\.db/);
-  assert.match(first.stdout, /3 events, 3 stored, 0 duplicates/);
+  assert.match(first.stdout, /3 events \(3 lot\), 3 stored, 0 duplicates/);
   const second = await run("requeue", file, "--buffer", fresh, "--json");
-  assert.deepEqual(JSON.parse(second.stdout), { file, events: 3, stored: 0, duplicates: 3 });
+  assert.deepEqual(JSON.parse(second.stdout), {
+    file,
+    events: 3,
+    byKind: { lot: 3 },
+    stored: 0,
+    duplicates: 3,
+  });
   const buffer = Buffer.open(fresh);
   try {
     const rows = buffer.peek(0, 10);
@@ -212,7 +279,10 @@ Deno.test("buffer requeue names each bad line and its field, and writes nothing"
   );
   const r = await run("requeue", file, "-c", s.config);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /bad\.jsonl:2: missing required field "quantity" \(field "quantity"\)/);
+  assert.match(
+    r.stderr,
+    /bad\.jsonl:2 \(lot\): missing required field "quantity" \(field "quantity"\)/,
+  );
   assert.match(r.stderr, /bad\.jsonl:3: not JSON/);
   assert.match(r.stderr, /Nothing requeued: 2 invalid line\(s\)/);
   const stats = JSON.parse((await run("stats", "-c", s.config, "--json")).stdout);
@@ -254,11 +324,148 @@ Deno.test("buffer verify lists a corrupted body and an event_id mismatch by seq"
   assert.equal(r.code, 1);
   const lines = r.stdout.split("\n");
   assert.equal(lines.length, 2, r.stdout);
-  assert.match(lines[0], /^seq 2: body is not JSON/);
-  assert.match(lines[1], /^seq 3: event_id column ".*" differs from the body's eventId/);
+  assert.match(lines[0], /^seq 2 \(lot\): body is not JSON/);
+  assert.match(lines[1], /^seq 3 \(lot\): event_id column ".*" differs from the body's eventId/);
   assert.match(r.stderr, /2 problem\(s\)/);
   const json = await run("verify", "-c", s.config, "--json");
   assert.equal(JSON.parse(json.stdout.split("\n")[0]).seq, 2);
+  assert.equal(JSON.parse(json.stdout.split("\n")[0]).kind, "lot");
+});
+
+Deno.test("buffer stats counts the backlog of each kind", async () => {
+  await using s = await site();
+  fill(s.buffer, 3);
+  fillDcs(s.buffer, 2);
+  const r = await run("stats", "-c", s.config);
+  assert.match(r.stdout, /backlog\s+5 events \(3 lot, 2 dcs\), /);
+  const json = JSON.parse((await run("stats", "-c", s.config, "--json")).stdout);
+  assert.deepEqual(json.backlogByKind, { lot: 3, dcs: 2 });
+});
+
+Deno.test("buffer list shows DCS job events with their transition and job, and filters by job", async () => {
+  await using s = await site();
+  fill(s.buffer, 1);
+  const dcs = fillDcs(s.buffer, 3);
+  const r = await run("list", "-c", s.config);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split("\n");
+  assert.match(lines[1], /^1\s+lot\s+\S+\s+LOT_CREATED\s+LOT-1\s+lots\.events\.A\.sap\s/);
+  assert.match(
+    lines[2],
+    new RegExp(
+      `^2\\s+dcs\\s+${dcs[0].eventId}\\s+FromAllowedToStartToRunning\\s+JO-1\\s+` +
+        `jobs\\.events\\.A\\.press-7\\s+1m 0s$`,
+    ),
+  );
+  const job = await run("list", "-c", s.config, "--job", "JO-0", "--json");
+  const rows = job.stdout.split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(rows.map((r) => [r.seq, r.kind, r.transition, r.scope, r.jobOrderId]), [
+    [3, "dcs", "FromRunningToEnded", "press-7", "JO-0"],
+  ]);
+  assert.equal(rows[0].eventId, dcs[1].eventId);
+  assert.equal((await run("list", "-c", s.config, "--lot", "JO-0")).stdout.split("\n").length, 1);
+  const both = await run("list", "-c", s.config, "--lot", "LOT-1", "--job", "JO-0");
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /--lot and --job exclude each other/);
+});
+
+Deno.test("buffer verify checks DCS job events against the DCS schema and names the kind", async () => {
+  await using s = await site();
+  fill(s.buffer, 2);
+  const dcs = fillDcs(s.buffer, 3);
+  const sound = await run("verify", "-c", s.config);
+  assert.equal(sound.code, 0, sound.stdout);
+  assert.match(sound.stderr, /is sound: 5 events checked \(2 lot, 3 dcs\)/);
+  const db = new DatabaseSync(s.buffer);
+  try {
+    const bad = new TextEncoder().encode(JSON.stringify({ ...dcs[0], transition: "Explode" }));
+    db.prepare("UPDATE events SET body = ?, bytes = ? WHERE seq = 3").run(bad, bad.byteLength);
+    db.prepare("UPDATE events SET lot_key = 'job:press-7:JO-9' WHERE seq = 4").run();
+    db.prepare("UPDATE events SET subject = 'jobs.events.A.press-8' WHERE seq = 5").run();
+    db.prepare("UPDATE events SET subject = 'misc.A' WHERE seq = 1").run();
+  } finally {
+    db.close();
+  }
+  const r = await run("verify", "-c", s.config);
+  assert.equal(r.code, 1);
+  const lines = r.stdout.split("\n");
+  assert.equal(lines.length, 4, r.stdout);
+  assert.match(lines[0], /^seq 1 \(unknown\): subject "misc\.A" is of no known kind/);
+  assert.match(lines[1], /^seq 3 \(dcs\): body fails the DCS event schema .*: transition: must be/);
+  assert.match(lines[2], /^seq 4 \(dcs\): lot key "job:press-7:JO-9" should be "job:press-7:JO-0"/);
+  assert.match(
+    lines[3],
+    /^seq 5 \(dcs\): subject "jobs\.events\.A\.press-8" should be "jobs\.events\.<plant>\.press-7"/,
+  );
+  assert.match(r.stderr, /4 problem\(s\) .*\(5 events checked \(1 lot, 3 dcs, 1 unknown\)\)/);
+  const json = await run("verify", "-c", s.config, "--json");
+  assert.equal(JSON.parse(json.stdout.split("\n")[1]).kind, "dcs");
+});
+
+Deno.test("buffer export and requeue round-trip DCS job events with ids, subjects and receipt times", async () => {
+  await using s = await site();
+  fill(s.buffer, 2);
+  const dcs = fillDcs(s.buffer, 2, 120_000);
+  const file = `${s.dir}/export.jsonl`;
+  const exported = await run("export", "--buffer", s.buffer, "--out", file);
+  assert.equal(exported.code, 0, exported.stderr);
+  const lines = (await Deno.readTextFile(file)).trimEnd().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => l.kind), ["lot", "lot", "dcs", "dcs"]);
+  assert.deepEqual(lines[2].event, dcs[0]);
+  assert.equal(lines[2].subject, "jobs.events.A.press-7");
+  const fresh = `${s.dir}/fresh.db`;
+  const r = await run("requeue", file, "--buffer", fresh, "--create");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /4 events \(2 lot, 2 dcs\), 4 stored, 0 duplicates/);
+  const strip = ({ seq: _, ...row }: BufferedEvent) => row;
+  assert.deepEqual(rowsOf(fresh).map(strip), rowsOf(s.buffer).map(strip));
+  const again = await run("requeue", file, "--buffer", fresh, "--json");
+  assert.deepEqual(JSON.parse(again.stdout).byKind, { lot: 2, dcs: 2 });
+  assert.equal(JSON.parse(again.stdout).duplicates, 4);
+  const verify = await run("verify", "--buffer", fresh);
+  assert.equal(verify.code, 0, verify.stdout);
+});
+
+Deno.test("buffer requeue checks each line by its kind and refuses unknown kinds by line", async () => {
+  await using s = await site();
+  fill(s.buffer, 1);
+  const subject = "jobs.events.A.press-7";
+  const line = (o: unknown) => JSON.stringify(o);
+  const file = `${s.dir}/bad.jsonl`;
+  await Deno.writeTextFile(
+    file,
+    [
+      line({ kind: "dcs", subject, event: dcsEvent(1) }),
+      line({ kind: "dcs", subject, event: { ...dcsEvent(2), transition: "Explode" } }),
+      line({ kind: "dcs", subject: "jobs.events.A.press-8", event: dcsEvent(3) }),
+      line({ kind: "job", subject, event: dcsEvent(4) }),
+      line({ kind: "lot", event: event(5) }),
+      line({ kind: "dcs", subject, receivedAt: "yesterday", event: dcsEvent(6) }),
+    ].join("\n"),
+  );
+  const r = await run("requeue", file, "-c", s.config);
+  assert.equal(r.code, 1);
+  const errors = r.stderr.split("\n");
+  assert.match(errors[0], /bad\.jsonl:2 \(dcs\): transition: must be an internal transition/);
+  assert.match(errors[1], /bad\.jsonl:3 \(dcs\): subject "jobs\.events\.A\.press-8" should be/);
+  assert.match(errors[2], /bad\.jsonl:4: unknown kind "job": expected "lot" or "dcs"/);
+  assert.match(errors[3], /bad\.jsonl:5 \(lot\): "subject" is missing or not a string/);
+  assert.match(errors[4], /bad\.jsonl:6 \(dcs\): "receivedAt" is not an ISO 8601 date-time/);
+  assert.match(errors[5], /Nothing requeued: 5 invalid line\(s\)/);
+  assert.equal(rowsOf(s.buffer).length, 1, "the good DCS line was not written either");
+});
+
+Deno.test("a bare canonical event line (an export from before DCS rows) is requeued as lot", async () => {
+  await using s = await site();
+  fill(s.buffer, 1);
+  const old = event(4);
+  const file = `${s.dir}/old.jsonl`;
+  await Deno.writeTextFile(file, JSON.stringify(old) + "\n");
+  const r = await run("requeue", file, "-c", s.config);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /1 events \(1 lot\), 1 stored/);
+  const row = rowsOf(s.buffer)[1];
+  assert.deepEqual([row.eventId, row.subject], [old.eventId, "lots.events.A.sap"]);
 });
 
 Deno.test("a missing buffer file is reported, not created", async () => {
