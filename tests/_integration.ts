@@ -9,3 +9,21 @@
 export function integrationTest(name: string, fn: () => Promise<void>): void {
   Deno.test({ name, sanitizeOps: false, sanitizeResources: false, fn });
 }
+
+/**
+ * Polls `check` every 100 ms until it gives a value other than undefined or false, and returns
+ * it; fails naming `what` after `ms` (default 60 s).
+ */
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | false>,
+  what: string,
+  ms = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -24,8 +24,11 @@ import {
   startNats,
   startPostgres,
 } from "../gateway/sim/servers.ts";
-import { integrationTest } from "./_integration.ts";
+import { integrationTest, waitFor } from "./_integration.ts";
 import { readStream } from "./_stream.ts";
+
+const until = <T>(check: () => Promise<T | undefined | false>, what: string, ms = 120_000) =>
+  waitFor(check, what, ms);
 
 function centralConfig(nats: PrivateServer, pg: PrivateServer, database: string): CentralConfig {
   const defaults = centralDefaults();
@@ -58,14 +61,6 @@ async function publishEvents(nc: NatsConnection, events: CanonicalLotEvent[]): P
         })
       ),
     );
-  }
-}
-
-async function until(check: () => Promise<boolean>, what: string, ms = 120_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

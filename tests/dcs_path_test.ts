@@ -30,19 +30,12 @@ import { connectRedis } from "../gateway/io/redis.ts";
 import { DcsSimulator } from "../gateway/sim/dcs_simulator.ts";
 import { startEdgeProcess } from "../gateway/sim/edge_process.ts";
 import { startMosquitto, startNats, startRedis } from "../gateway/sim/servers.ts";
-import { integrationTest } from "./_integration.ts";
+import { integrationTest, waitFor } from "./_integration.ts";
+
+const until = <T>(check: () => Promise<T | undefined | false>, what: string, ms = 30_000) =>
+  waitFor(check, what, ms);
 
 const SCOPE = "press-7";
-
-async function until<T>(check: () => Promise<T | undefined>, what: string): Promise<T> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 integrationTest(
   "a job started by the MES runs on the DCS through the edge and ends in the store with its response, retained for the MES",

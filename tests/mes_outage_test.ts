@@ -20,20 +20,10 @@ import { centralDefaults } from "../gateway/core/central_config.ts";
 import { silentLogger } from "../gateway/core/logger.ts";
 import { connectRedis } from "../gateway/io/redis.ts";
 import { startMosquitto, startRedis } from "../gateway/sim/servers.ts";
-import { integrationTest } from "./_integration.ts";
+import { integrationTest, waitFor as until } from "./_integration.ts";
 
 const SCOPE = "press-7";
 const JOBS = 40;
-
-async function until<T>(check: () => Promise<T | undefined>, what: string): Promise<T> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 integrationTest(
   "MES outage: on reconnect the client sees the gap, records every result, clears every job",

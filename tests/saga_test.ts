@@ -28,25 +28,14 @@ import {
   startNats,
   startPostgres,
 } from "../gateway/sim/servers.ts";
-import { integrationTest } from "./_integration.ts";
+import { integrationTest, waitFor } from "./_integration.ts";
 import { readStream } from "./_stream.ts";
+
+const until = <T>(check: () => Promise<T | undefined | false>, what: string, ms = 90_000) =>
+  waitFor(check, what, ms);
 
 const A = { plantId: "A", system: "sap", timeZone: "Europe/Berlin" };
 const B = { plantId: "B", system: "dynamics", timeZone: "America/Chicago" };
-
-async function until<T>(
-  check: () => Promise<T | undefined>,
-  what: string,
-  ms = 90_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined) return value;
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 integrationTest(
   "transfer saga: completes across SAP and Dynamics; rejected and timed-out transfers compensate; reconciliation finds drift",

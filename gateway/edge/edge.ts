@@ -1,5 +1,5 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { EdgeConfig } from "../core/edge_config.ts";
 import { errorMessage, PlantgateError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
@@ -188,21 +188,7 @@ export class Edge {
   async #startDcsDownlink(nc: NatsConnection): Promise<void> {
     const config = this.#config;
     const log = this.#log.child({ component: "dcs-downlink" });
-    try {
-      await ensureDcsConsumer(
-        await jetstreamManager(nc),
-        config.plantId,
-        config.downlink.ackWaitSeconds,
-      );
-    } catch (error) {
-      this.metrics.error(
-        this.#log,
-        "stream_not_found",
-        "downlink",
-        `No DCS command consumer: ${errorMessage(error)}`,
-      );
-      return;
-    }
+    if (!await this.#ensureConsumer(nc, ensureDcsConsumer, "DCS command consumer")) return;
     this.#commandPublisher ??= this.#newCommandPublisher(log);
     this.#dcsDownlink = dcsDownlink(jetstream(nc), this.#commandPublisher, {
       plantId: config.plantId,
@@ -212,6 +198,27 @@ export class Edge {
       metrics: this.metrics,
     });
     if (!this.#stopping) this.#dcsDownlink.start();
+  }
+
+  /** Creates or updates a durable consumer of the plant; false (reported) when it cannot. */
+  async #ensureConsumer(
+    nc: NatsConnection,
+    ensure: (jsm: JetStreamManager, plantId: string, ackWaitSeconds: number) => Promise<void>,
+    what: string,
+  ): Promise<boolean> {
+    const config = this.#config;
+    try {
+      await ensure(await jetstreamManager(nc), config.plantId, config.downlink.ackWaitSeconds);
+      return true;
+    } catch (error) {
+      this.metrics.error(
+        this.#log,
+        "stream_not_found",
+        "downlink",
+        `No ${what}: ${errorMessage(error)}`,
+      );
+      return false;
+    }
   }
 
   #newCommandPublisher(log: Logger): MqttPublisher {
@@ -229,21 +236,7 @@ export class Edge {
   async #startDownlink(nc: NatsConnection): Promise<void> {
     const config = this.#config;
     const log = this.#log.child({ component: "downlink" });
-    try {
-      await ensureDownlinkConsumer(
-        await jetstreamManager(nc),
-        config.plantId,
-        config.downlink.ackWaitSeconds,
-      );
-    } catch (error) {
-      this.metrics.error(
-        this.#log,
-        "stream_not_found",
-        "downlink",
-        `No command consumer: ${errorMessage(error)}`,
-      );
-      return;
-    }
+    if (!await this.#ensureConsumer(nc, ensureDownlinkConsumer, "command consumer")) return;
     this.#commandPublisher ??= this.#newCommandPublisher(log);
     this.#downlink = new Downlink(jetstream(nc), this.#commandPublisher, {
       ...config.downlink,
