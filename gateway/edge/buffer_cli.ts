@@ -3,17 +3,24 @@
  * export, requeue, verify. Safe while the edge runs (SQLite WAL; the edge polls for new rows).
  * The buffer holds two kinds of rows, told apart by subject: canonical lot events
  * (`lots.events.`, kind `lot`) and DCS job events (`jobs.events.`, kind `dcs`); each is checked
- * by its own kind's validator.
+ * by its own kind's validator (`buffer_kinds.ts`). Requeue's file passes are in
+ * `buffer_requeue.ts`.
  *
  * @module
  */
 import { createHash } from "node:crypto";
-import { type DcsEvent, DcsMessageError, parseDcsEvent } from "../central/jobs/dcs_message.ts";
-import { type CanonicalLotEvent, checkCanonicalEvent } from "../core/canonical_event.ts";
 import { errorMessage, PlantgateError } from "../core/errors.ts";
-import { jobEventsSubject, lotEventsSubject } from "../io/jetstream.ts";
-import type { Buffer, BufferedEvent, Intake } from "./buffer.ts";
-import { jobKey } from "./dcs.ts";
+import type { Buffer, BufferedEvent } from "./buffer.ts";
+import {
+  displayFields,
+  exportLine,
+  jobOrderIdOf,
+  kindCounts,
+  kindOf,
+  lotIdOf,
+  rowProblem,
+} from "./buffer_kinds.ts";
+import { commitLines, scanRequeueFile } from "./buffer_requeue.ts";
 import {
   type CliIo,
   COMMON_HELP,
@@ -49,90 +56,6 @@ Exit codes: 0 ok, 1 runtime failure or problems found, 2 bad usage or config.`;
 
 /** Rows read per peek(): bounds memory on big buffers. */
 const PAGE = 1000;
-/** Events per fsync'd transaction when requeueing. */
-const REQUEUE_BATCH = 500;
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-/** What a body that passed its kind's validator says about the row it belongs in. */
-interface Sound {
-  eventId: string;
-  lotKey: string;
-  /** What is wrong with `subject` for this body, or undefined. */
-  subjectProblem(subject: string): string | undefined;
-}
-
-/** The kinds of buffered rows: subject prefix, schema name, validator (problems name fields). */
-const KINDS = {
-  lot: { prefix: "lots.events.", schema: "the canonical schema", validate: validateLot },
-  dcs: { prefix: "jobs.events.", schema: "the DCS event schema (DCS.md)", validate: validateDcs },
-} as const;
-
-/** A kind of buffered row. */
-type Kind = keyof typeof KINDS;
-
-const KIND_NAMES = Object.keys(KINDS) as Kind[];
-
-/** The kind of a row by its subject, or undefined for a subject of no known kind. */
-function kindOf(subject: string): Kind | undefined {
-  return KIND_NAMES.find((kind) => subject.startsWith(KINDS[kind].prefix));
-}
-
-function validateLot(value: unknown): Sound | string {
-  const check = checkCanonicalEvent(value);
-  if (!check.ok) return `${check.message} (field "${check.field}")`;
-  const event = value as CanonicalLotEvent;
-  const subject = lotEventsSubject(event.plantId, event.sourceSystem);
-  return {
-    eventId: event.eventId,
-    lotKey: `${event.plantId}/${event.sourceSystem}/${event.lotId}`,
-    subjectProblem: (s) => s === subject ? undefined : `subject "${s}" should be "${subject}"`,
-  };
-}
-
-function validateDcs(value: unknown): Sound | string {
-  let event: DcsEvent;
-  try {
-    event = parseDcsEvent(value);
-  } catch (error) {
-    return error instanceof DcsMessageError ? error.message : errorMessage(error);
-  }
-  return {
-    eventId: event.eventId,
-    lotKey: jobKey(event.scope, event.jobOrderId),
-    // The plant is only in the subject (a DCS event does not name it).
-    subjectProblem(s) {
-      const plant = s.split(".")[2] ?? "";
-      return plant !== "" && s === jobEventsSubject(plant, event.scope)
-        ? undefined
-        : `subject "${s}" should be "${jobEventsSubject("<plant>", event.scope)}"`;
-    },
-  };
-}
-
-/** Counts per kind as text: "2 lot, 1 dcs, 1 unknown" (kinds with none left out). */
-function kindCounts(counts: Partial<Record<string, number>>): string {
-  return [...KIND_NAMES, "unknown"].filter((k) => counts[k]).map((k) => `${counts[k]} ${k}`)
-    .join(", ");
-}
-
-/** The lot id inside a lot key `<plant>/<system>/<lotId>` (plant and system hold no "/"). */
-function lotIdOf(lotKey: string): string {
-  return lotKey.split("/").slice(2).join("/");
-}
-
-/** The job order id inside a job key `job:<scope>:<jobOrderId>` (a scope holds no ":"). */
-function jobOrderIdOf(lotKey: string): string {
-  return lotKey.split(":").slice(2).join(":");
-}
-
-/** The body as a JSON object, or undefined when it is not JSON. */
-function parseBody(e: BufferedEvent): Record<string, unknown> | undefined {
-  try {
-    return JSON.parse(utf8.decode(e.body));
-  } catch {
-    return undefined;
-  }
-}
 
 /** Every buffered event after `afterSeq`, page by page. */
 function* events(buffer: Buffer, afterSeq = 0): Generator<BufferedEvent> {
@@ -200,16 +123,7 @@ ${COMMON_HELP}`,
 /** One row as `list` shows it: its kind and that kind's key fields. */
 function describe(e: BufferedEvent, now: number): Record<string, string | number> {
   const kind = kindOf(e.subject);
-  const body = parseBody(e);
-  const fields: Record<string, string> = kind === "lot"
-    ? { eventType: String(body?.eventType ?? "(unreadable)"), lotId: lotIdOf(e.lotKey) }
-    : kind === "dcs"
-    ? {
-      transition: String(body?.transition ?? "(unreadable)"),
-      scope: e.lotKey.split(":")[1] ?? "",
-      jobOrderId: jobOrderIdOf(e.lotKey),
-    }
-    : { lotKey: e.lotKey };
+  const fields = displayFields(e, kind);
   return {
     seq: e.seq,
     kind: kind ?? "unknown",
@@ -361,118 +275,6 @@ ${COMMON_HELP}`,
   },
 };
 
-/** One row as an export line (kind, subject, receipt time, body), or why it cannot be. */
-function exportLine(e: BufferedEvent): { text: string } | { problem: string } {
-  const kind = kindOf(e.subject);
-  if (kind === undefined) return { problem: `subject "${e.subject}" is of no known kind` };
-  let body: string;
-  try {
-    body = utf8.decode(e.body);
-    const value = JSON.parse(body);
-    // Bodies are written by JSON.stringify (one line); re-serialize anything else.
-    if (/[\r\n]/.test(body)) body = JSON.stringify(value);
-  } catch {
-    return { problem: "body is not JSON" };
-  }
-  const head = { kind, subject: e.subject, receivedAt: new Date(e.receivedAt).toISOString() };
-  // The body is embedded as stored, so the event is byte for byte the one forwarded.
-  return { text: `${JSON.stringify(head).slice(0, -1)},"event":${body}}` };
-}
-
-/** The lines of a file with their 1-based numbers, read in chunks (bounded memory). */
-async function* readLines(path: string): AsyncGenerator<{ n: number; text: string }> {
-  using file = await Deno.open(path);
-  const decoder = new TextDecoder();
-  let rest = "";
-  let n = 0;
-  for await (const chunk of file.readable) {
-    const lines = (rest + decoder.decode(chunk, { stream: true })).split("\n");
-    rest = lines.pop()!;
-    for (const line of lines) yield { n: ++n, text: line.replace(/\r$/, "") };
-  }
-  rest += decoder.decode();
-  if (rest !== "") yield { n: ++n, text: rest.replace(/\r$/, "") };
-}
-
-/** A requeue line that passed its kind's checks. */
-interface Line {
-  kind: Kind;
-  subject: string;
-  event: Record<string, unknown>;
-  sound: Sound;
-  /** Edge receipt time from the line (ms since epoch), if it has one. */
-  receivedAt?: number;
-}
-
-/**
- * One line checked by its kind: an export line (`{kind, subject, receivedAt?, event}`) or, as
- * exported before DCS rows existed, a bare canonical lot event. Returns the line or what is
- * wrong with it (with its kind when known).
- */
-function checkLine(text: string): Line | { kind?: Kind; problem: string } {
-  let value: Record<string, unknown>;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    return { problem: `not JSON: ${errorMessage(error)}` };
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return { problem: "not a JSON object" };
-  }
-  if (!("kind" in value)) return checkEvent("lot", value, undefined);
-  const kind = value.kind;
-  if (typeof kind !== "string" || !(KIND_NAMES as string[]).includes(kind)) {
-    return {
-      problem: `unknown kind ${JSON.stringify(kind)}: expected ${
-        KIND_NAMES.map((k) => `"${k}"`).join(" or ")
-      }`,
-    };
-  }
-  const problem = (p: string) => ({ kind: kind as Kind, problem: p });
-  if (typeof value.subject !== "string") return problem(`"subject" is missing or not a string`);
-  let receivedAt: number | undefined;
-  if (value.receivedAt !== undefined) {
-    receivedAt = typeof value.receivedAt === "string" ? Date.parse(value.receivedAt) : NaN;
-    if (Number.isNaN(receivedAt)) return problem(`"receivedAt" is not an ISO 8601 date-time`);
-  }
-  const line = checkEvent(kind as Kind, value.event, value.subject);
-  return "problem" in line ? line : { ...line, receivedAt };
-}
-
-/** The event of a line checked by its kind, on `subject` (for a bare lot event: its own). */
-function checkEvent(
-  kind: Kind,
-  event: unknown,
-  subject: string | undefined,
-): Line | { kind: Kind; problem: string } {
-  const sound = KINDS[kind].validate(event);
-  if (typeof sound === "string") return { kind, problem: sound };
-  const e = event as Record<string, unknown>;
-  subject ??= lotEventsSubject(String(e.plantId), String(e.sourceSystem));
-  const wrongSubject = sound.subjectProblem(subject);
-  return wrongSubject ? { kind, problem: wrongSubject } : { kind, subject, event: e, sound };
-}
-
-/** The buffer intake of a checked line: lot events as ingest decodes them, DCS as records. */
-function intakeOf(line: Line): Intake {
-  return line.kind === "lot"
-    ? {
-      kind: "events",
-      subject: line.subject,
-      events: [line.event as unknown as CanonicalLotEvent],
-    }
-    : {
-      kind: "records",
-      subject: line.subject,
-      records: [{
-        eventId: line.sound.eventId,
-        lotKey: line.sound.lotKey,
-        body: line.event,
-        receivedAt: line.receivedAt ?? Date.now(),
-      }],
-    };
-}
-
 const requeue: Subcommand = {
   usage: `Usage: main.ts buffer requeue <file.jsonl> [options]
 
@@ -502,23 +304,7 @@ ${COMMON_HELP}`,
     } catch (error) {
       throw new UsageError(`Cannot read "${file}": ${errorMessage(error)}`);
     }
-    let count = 0;
-    let bad = 0;
-    const byKind: Record<string, number> = {};
-    const plants = new Set<string>();
-    for await (const { n, text } of readLines(file)) {
-      if (text.trim() === "") continue;
-      const checked = checkLine(text);
-      if ("problem" in checked) {
-        const kind = checked.kind ? ` (${checked.kind})` : "";
-        if (++bad <= 50) io.err(`${file}:${n}${kind}: ${checked.problem}`);
-        continue;
-      }
-      // Both kinds of subject name the plant third: <root>.events.<plant>.<system|scope>.
-      plants.add(checked.subject.split(".")[2]);
-      byKind[checked.kind] = (byKind[checked.kind] ?? 0) + 1;
-      count++;
-    }
+    const { count, byKind, plants, bad } = await scanRequeueFile(file, (p) => io.err(p));
     if (bad > 0) {
       io.err(
         `Nothing requeued: ${bad} invalid line(s) in ${file}${bad > 50 ? " (first 50 shown)" : ""}`,
@@ -547,76 +333,6 @@ ${COMMON_HELP}`,
     return 0;
   },
 };
-
-/** Commits the (already validated) events of `file` in batches; returns the totals. */
-async function commitLines(
-  buffer: Buffer,
-  file: string,
-): Promise<{ stored: number; duplicates: number }> {
-  const totals = { stored: 0, duplicates: 0 };
-  let batch: Intake[] = [];
-  const flush = () => {
-    try {
-      const result = buffer.commit(batch);
-      totals.stored += result.stored;
-      totals.duplicates += result.duplicates;
-      batch = [];
-    } catch (error) {
-      throw new PlantgateError(
-        error instanceof PlantgateError ? error.code : "buffer_write_failed",
-        `Cannot requeue the rest of ${file}: ${errorMessage(error)}. ${totals.stored} events ` +
-          `were stored before this; running requeue again is safe (they count as duplicates)`,
-        { cause: error },
-      );
-    }
-  };
-  for await (const { n, text } of readLines(file)) {
-    if (text.trim() === "") continue;
-    const line = checkLine(text);
-    if ("problem" in line) {
-      if (batch.length > 0) flush();
-      throw new PlantgateError(
-        "buffer_write_failed",
-        `Cannot requeue ${file}:${n}: it changed while being requeued (${line.problem}). ` +
-          `${totals.stored} events were stored before it; fix the file and run requeue again`,
-      );
-    }
-    batch.push(intakeOf(line));
-    if (batch.length === REQUEUE_BATCH) flush();
-  }
-  if (batch.length > 0) flush();
-  return totals;
-}
-
-/** What is wrong with one event row, checked by its kind's validator; undefined when sound. */
-function rowProblem(e: BufferedEvent, kind: Kind | undefined): string | undefined {
-  if (kind === undefined) {
-    return `subject "${e.subject}" is of no known kind (${
-      KIND_NAMES.map((k) => `${KINDS[k].prefix}* for ${k}`).join(", ")
-    })`;
-  }
-  let text: string;
-  try {
-    text = utf8.decode(e.body);
-  } catch {
-    return "body is not valid UTF-8";
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch (error) {
-    return `body is not JSON: ${errorMessage(error)}`;
-  }
-  const sound = KINDS[kind].validate(body);
-  if (typeof sound === "string") return `body fails ${KINDS[kind].schema}: ${sound}`;
-  if (sound.eventId !== e.eventId) {
-    return `event_id column "${e.eventId}" differs from the body's eventId "${sound.eventId}"`;
-  }
-  const wrongSubject = sound.subjectProblem(e.subject);
-  if (wrongSubject) return wrongSubject;
-  if (e.lotKey !== sound.lotKey) return `lot key "${e.lotKey}" should be "${sound.lotKey}"`;
-  return undefined;
-}
 
 /** Sound bookkeeping of the dead letters: their sha256 matches the bytes kept. */
 function* deadLetterProblems(buffer: Buffer): Generator<{ deadLetter: number; problem: string }> {
