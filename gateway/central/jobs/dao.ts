@@ -24,6 +24,7 @@ import {
   type JobResponse,
   type JobStore,
   KEYS,
+  type StoredAnswer,
 } from "./store.ts";
 
 /** Options of {@linkcode RedisJobStore}. */
@@ -61,7 +62,7 @@ export class RedisJobStore implements JobStore {
   }
 
   /** Writes the job, its place in the scope's sorted set, both change entries and the scope. */
-  async save(scope: string, job: Job, change: JobEvent): Promise<void> {
+  async save(scope: string, job: Job, change: JobEvent, answer?: StoredAnswer): Promise<void> {
     checkScope(scope);
     const id = job.order.JobOrderID;
     const storedAt = Date.parse(job.storedAt);
@@ -74,6 +75,7 @@ export class RedisJobStore implements JobStore {
       .zadd(KEYS.jobs(scope), "NX", storedAt, id);
     this.#appendChange(tx, this.#entry(scope, id, change));
     tx.sadd(KEYS.activeScopes, scope);
+    if (answer) tx.set(answer.key, answer.value, "EX", answer.ttlSeconds);
     await commit(tx, `save job order ${id} of scope "${scope}"`);
   }
 

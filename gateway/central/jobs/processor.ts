@@ -14,6 +14,8 @@
  *   both at QoS 0); the scope's metadata retained at `<prefix>/<scope>/metadata`, with a type.
  * - A duplicate call (same CloudEvent id, within `answerTtlSeconds`) is answered again with the
  *   first answer instead of being dropped (the reference left a retrying MES waiting forever).
+ *   The answer of a call that changed a job is stored in the same transaction as the change, so
+ *   a call retried after a crash gets it too.
  *
  * @module
  */
@@ -168,8 +170,10 @@ export class JobsProcessor {
         if (responseTopic) await this.#send(JSON.parse(cached), { responseTopic, correlationData });
         return;
       }
-      const answer = await this.#apply(scope, call);
-      await this.#answers.set(key, JSON.stringify(answer), this.#options.answerTtlSeconds);
+      const { answer, stored } = await this.#apply(scope, call, key);
+      if (!stored) {
+        await this.#answers.set(key, JSON.stringify(answer), this.#options.answerTtlSeconds);
+      }
       if (responseTopic) await this.#send(answer, { responseTopic, correlationData });
       else log.warn("Call without a Response Topic: applied, not answered", { id: call.id });
     } catch (error) {
@@ -178,11 +182,21 @@ export class JobsProcessor {
     }
   }
 
-  /** Applies a call; returns its response. */
-  async #apply(scope: string, call: Call): Promise<Outgoing> {
+  /**
+   * Applies a call; returns its response, and whether the response was stored with the change
+   * (one transaction: a call retried after a crash gets the answer of the change it made).
+   */
+  async #apply(
+    scope: string,
+    call: Call,
+    key: string,
+  ): Promise<{ answer: Outgoing; stored: boolean }> {
     const method = METHOD_TYPE.exec(call.type)?.[1];
     if (!method || !isMethod(method) || (call.subject && call.subject.split("/")[0] !== scope)) {
-      return this.#response(scope, call, method ?? "Unknown", INVALID_REQUEST);
+      return {
+        answer: this.#response(scope, call, method ?? "Unknown", INVALID_REQUEST),
+        stored: false,
+      };
     }
     const args = (call.data ?? {}) as MethodArgs;
     const id = requestedId(
@@ -193,9 +207,14 @@ export class JobsProcessor {
     const result = applyMethod(job, method, args, new Date());
     if (!result.ok) {
       this.#options.log.info("Call refused", { scope, method, id, reason: result.reason });
-      return this.#response(scope, call, method, result.status);
+      return { answer: this.#response(scope, call, method, result.status), stored: false };
     }
-    await this.#store.save(scope, result.job, result.transition.event);
+    const answer = this.#response(scope, call, method, result.status);
+    await this.#store.save(scope, result.job, result.transition.event, {
+      key,
+      value: JSON.stringify(answer),
+      ttlSeconds: this.#options.answerTtlSeconds,
+    });
     await this.#options.onTransition?.(scope, result.job, result.transition).catch((error) =>
       this.#options.log.error("Transition hook failed", { scope, id, error: errorMessage(error) })
     );
@@ -216,7 +235,7 @@ export class JobsProcessor {
       }),
       properties: binaryProperties(event),
     });
-    return this.#response(scope, call, method, result.status);
+    return { answer, stored: true };
   }
 
   #response(

@@ -90,8 +90,10 @@ integrationTest(
         true,
       );
       assert.equal((await store.get("press-1", "JO-1"))?.state, "NotAllowedToStart");
-      // The save fed the change streams.
+      // The save fed the change streams, and kept the answer in the same transaction.
       assert.equal(await redis.xlen(KEYS.changes("press-1")), 1);
+      const ttl = await redis.ttl(KEYS.commandAnswer("press-1", "ce-1"));
+      assert.ok(ttl > 0 && ttl <= 600, `answer kept with an expiry (ttl ${ttl})`);
 
       assert.equal(
         (await call("Start", { JobOrderID: "JO-1" })).status,

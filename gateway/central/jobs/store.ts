@@ -55,6 +55,13 @@ export interface JobResponse {
   [field: string]: unknown;
 }
 
+/** The answer to a call, kept for repeats of the call. */
+export interface StoredAnswer {
+  key: string;
+  value: string;
+  ttlSeconds: number;
+}
+
 /** What the processor and the publisher need from the store. */
 export interface JobStore {
   /** The job order, or undefined (never stored). */
@@ -63,9 +70,11 @@ export interface JobStore {
   list(scope: string): Promise<Job[]>;
   /**
    * Writes the job and its change entry (change_type = `change`) atomically; SADD
-   * active-scopes on the scope's first save.
+   * active-scopes on the scope's first save. With `answer`, the answer to the call that caused
+   * the change is stored in the same transaction (`KEYS.commandAnswer`, expiring after
+   * `ttlSeconds`), so a call retried after a crash gets the answer of the change it made.
    */
-  save(scope: string, job: Job, change: JobEvent): Promise<void>;
+  save(scope: string, job: Job, change: JobEvent, answer?: StoredAnswer): Promise<void>;
   /** The job's response, or undefined. */
   getResponse(scope: string, jobOrderId: string): Promise<JobResponse | undefined>;
   /** Writes the response and a `ResultUpdate` change entry atomically. */
