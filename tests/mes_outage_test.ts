@@ -1,7 +1,7 @@
 /**
  * The 30-minute MES outage of seed 003, time-compressed: the MES stores jobs, goes offline,
- * the machine runs them all to the end at a high cadence (results written before and after the
- * terminal transition), the MES comes back, sees the seq gap, finds every result retained,
+ * the machine runs them all to the end at a high cadence (its events applied as the centre's DCS
+ * consumer applies them, each delivered twice; results before and after the terminal transition), the MES comes back, sees the seq gap, finds every result retained,
  * records it, clears every job — and no response data is lost; the state index then lists no
  * cleared job and their retained topics are gone. Real Mosquitto and Redis; the processor, the
  * publisher and the reference MES client as in production.
@@ -12,7 +12,9 @@ import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { RedisJobStore } from "../gateway/central/jobs/dao.ts";
 import { MesClient } from "../gateway/central/jobs/mes_client.ts";
-import { applyMethod, type Job } from "../gateway/central/jobs/mod.ts";
+import { applyDcsEvent, redisEventLedger } from "../gateway/central/jobs/dcs_events.ts";
+import { type DcsEvent, dcsEventId } from "../gateway/central/jobs/dcs_message.ts";
+import type { JobEvent } from "../gateway/central/jobs/mod.ts";
 import { JobsProcessor, redisAnswerCache } from "../gateway/central/jobs/processor.ts";
 import { PublisherRole } from "../gateway/central/jobs/publish_role.ts";
 import type { JobResponse } from "../gateway/central/jobs/store.ts";
@@ -95,13 +97,22 @@ integrationTest(
       await first.stop();
       const seqBefore = first.lastSeq[SCOPE];
 
-      // Offline: the machine runs every job (the DCS side writes through the same store). Half
-      // the results are written before the terminal transition, half after it.
-      const run = async (job: Job, event: string) => {
-        const result = applyMethod(job, event, { JobOrderID: job.order.JobOrderID }, new Date());
-        assert.ok(result.ok, `${event}: ${!result.ok && result.reason}`);
-        await store.save(SCOPE, result.job, result.transition.event);
-        return result.job;
+      // Offline: the machine runs every job at a high cadence, its events applied the way the
+      // centre's DCS consumer applies them, each delivered twice (at-least-once). Half the results
+      // come with the Running event (before the terminal transition), half with the last event.
+      const ledger = redisEventLedger(redis, { ttlSeconds: 3600, claimSeconds: 30 });
+      const dcs = async (i: number, transition: JobEvent, response?: JobResponse) => {
+        const jobOrderId = `JO-${i}`;
+        const event: DcsEvent = {
+          eventId: dcsEventId("A", SCOPE, { jobOrderId, transition, run: "1" }),
+          scope: SCOPE,
+          jobOrderId,
+          transition,
+          ...(response ? { response } : {}),
+          at: new Date().toISOString(),
+        };
+        assert.equal(await applyDcsEvent(store, ledger, event, silentLogger), "applied");
+        assert.equal(await applyDcsEvent(store, ledger, event, silentLogger), "duplicate");
       };
       for (let i = 0; i < JOBS; i++) {
         const id = `JO-${i}`;
@@ -114,10 +125,9 @@ integrationTest(
           }],
         };
         written.set(id, response);
-        let job = await run((await store.get(SCOPE, id))!, "FromAllowedToStartToRunning");
-        if (i % 2 === 0) await store.saveResponse(SCOPE, response);
-        job = await run(job, i % 5 === 4 ? "Abort" : "FromRunningToEnded");
-        if (i % 2 === 1) await store.saveResponse(SCOPE, response);
+        const early = i % 2 === 0;
+        await dcs(i, "FromAllowedToStartToRunning", early ? response : undefined);
+        await dcs(i, i % 5 === 4 ? "Abort" : "FromRunningToEnded", early ? undefined : response);
       }
 
       // Back online: the gap, every result recorded once, every job cleared.
