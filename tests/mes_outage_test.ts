@@ -1,10 +1,11 @@
 /**
- * The 30-minute MES outage of seed 003, time-compressed: the MES stores jobs, goes offline,
- * the machine runs them all to the end at a high cadence (its events applied as the centre's DCS
- * consumer applies them, each delivered twice; results before and after the terminal transition), the MES comes back, sees the seq gap, finds every result retained,
- * records it, clears every job — and no response data is lost; the state index then lists no
- * cleared job and their retained topics are gone. Real Mosquitto and Redis; the processor, the
- * publisher and the reference MES client as in production.
+ * The 30-minute MES outage of seed 003, time-compressed: the MES stores jobs, goes offline, the
+ * machine runs them all to the end at a high cadence (its events applied as the centre's DCS
+ * consumer applies them, each delivered twice; results before and after the terminal
+ * transition), the MES comes back, sees the seq gap, finds every result retained, records it,
+ * clears every job — and no response data is lost; the state index then lists no cleared job and
+ * their retained topics are gone. Real Mosquitto and Redis; the processor, the publisher and the
+ * reference MES client as in production.
  *
  * @module
  */
