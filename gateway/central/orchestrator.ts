@@ -7,13 +7,8 @@
  *
  * @module
  */
-import {
-  AckPolicy,
-  type JetStreamClient,
-  type JetStreamManager,
-  type JsMsg,
-} from "@nats-io/jetstream";
-import { ConsumerLoop, deadLetterHeaders } from "../io/jetstream.ts";
+import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import { ConsumerLoop, deadLetterHeaders, ensureDurableConsumer } from "../io/jetstream.ts";
 import { backoffDelay } from "../core/backoff.ts";
 import { type CanonicalLotEvent, checkCanonicalEvent } from "../core/canonical_event.ts";
 import type { CentralConfig } from "../core/central_config.ts";
@@ -85,24 +80,13 @@ export async function ensureOrchestratorConsumer(
   jsm: JetStreamManager,
   options: Pick<OrchestratorOptions, "consumer" | "ackWaitSeconds" | "concurrency" | "batchSize">,
 ): Promise<void> {
-  const config = {
-    durable_name: options.consumer,
-    ack_policy: AckPolicy.Explicit,
-    filter_subject: "lots.events.>",
-    ack_wait: options.ackWaitSeconds * 1_000_000_000,
-    // Dead-lettering after maxDeliver is ours (with the reason); JetStream never gives up.
-    max_deliver: -1,
-    max_ack_pending: Math.max(1000, options.concurrency * options.batchSize * 4),
-  };
-  try {
-    await jsm.consumers.info("LOT_EVENTS", options.consumer);
-    await jsm.consumers.update("LOT_EVENTS", options.consumer, {
-      ack_wait: config.ack_wait,
-      max_ack_pending: config.max_ack_pending,
-    });
-  } catch {
-    await jsm.consumers.add("LOT_EVENTS", config);
-  }
+  await ensureDurableConsumer(jsm, {
+    stream: "LOT_EVENTS",
+    name: options.consumer,
+    filterSubject: "lots.events.>",
+    ackWaitSeconds: options.ackWaitSeconds,
+    maxAckPending: Math.max(1000, options.concurrency * options.batchSize * 4),
+  });
 }
 
 /** Pulls and applies lot events until stopped. */

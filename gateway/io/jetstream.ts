@@ -148,24 +148,32 @@ export interface DurableConsumer {
   name: string;
   filterSubject: string;
   ackWaitSeconds: number;
+  /** Unacknowledged messages in flight at most. Default: the server's. */
+  maxAckPending?: number;
 }
 
-/** Creates the durable consumer if it does not exist, or updates its ack wait (idempotent). */
+/**
+ * Creates the durable consumer if it does not exist, or updates its ack wait and max ack
+ * pending (idempotent). Re-delivery is unlimited: dead-lettering, with the reason, is ours.
+ */
 export async function ensureDurableConsumer(
   jsm: JetStreamManager,
   consumer: DurableConsumer,
 ): Promise<void> {
-  const ackWait = consumer.ackWaitSeconds * SECOND_NS;
+  const tunable = {
+    ack_wait: consumer.ackWaitSeconds * SECOND_NS,
+    ...(consumer.maxAckPending === undefined ? {} : { max_ack_pending: consumer.maxAckPending }),
+  };
   try {
     await jsm.consumers.info(consumer.stream, consumer.name);
-    await jsm.consumers.update(consumer.stream, consumer.name, { ack_wait: ackWait });
+    await jsm.consumers.update(consumer.stream, consumer.name, tunable);
   } catch {
     await jsm.consumers.add(consumer.stream, {
       durable_name: consumer.name,
       ack_policy: AckPolicy.Explicit,
       filter_subject: consumer.filterSubject,
-      ack_wait: ackWait,
       max_deliver: -1,
+      ...tunable,
     });
   }
 }

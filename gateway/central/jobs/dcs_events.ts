@@ -11,16 +11,11 @@
  *
  * @module
  */
-import {
-  AckPolicy,
-  type JetStreamClient,
-  type JetStreamManager,
-  type JsMsg,
-} from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { backoffDelay, type BackoffOptions } from "../../core/backoff.ts";
 import { errorMessage } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
-import { ConsumerLoop } from "../../io/jetstream.ts";
+import { ConsumerLoop, ensureDurableConsumer } from "../../io/jetstream.ts";
 import type { Redis } from "../../io/redis.ts";
 import { type DcsEvent, parseDcsEvent } from "./dcs_message.ts";
 import { applyMethod } from "./mod.ts";
@@ -120,22 +115,17 @@ export async function applyDcsEvent(
   }
 }
 
-/** Creates the `jobs` consumer on JOB_EVENTS if missing (idempotent). */
+/** Creates the `jobs` consumer on JOB_EVENTS, or updates its ack wait (idempotent). */
 export async function ensureDcsEventsConsumer(
   jsm: JetStreamManager,
   ackWaitSeconds: number,
 ): Promise<void> {
-  try {
-    await jsm.consumers.info("JOB_EVENTS", DCS_EVENTS_CONSUMER);
-  } catch {
-    await jsm.consumers.add("JOB_EVENTS", {
-      durable_name: DCS_EVENTS_CONSUMER,
-      ack_policy: AckPolicy.Explicit,
-      filter_subject: "jobs.events.>",
-      ack_wait: ackWaitSeconds * 1_000_000_000,
-      max_deliver: -1,
-    });
-  }
+  await ensureDurableConsumer(jsm, {
+    stream: "JOB_EVENTS",
+    name: DCS_EVENTS_CONSUMER,
+    filterSubject: "jobs.events.>",
+    ackWaitSeconds,
+  });
 }
 
 /** Options of {@linkcode DcsEventConsumer}. */
