@@ -25,7 +25,7 @@ import {
   UNABLE_TO_ACCEPT_JOB_ORDER,
   UNKNOWN_JOB_ORDER_ID,
 } from "./return_status.ts";
-import type { InitialState, JobState, Substate } from "./states.ts";
+import { type InitialState, type JobState, SPEC_STATES, type Substate } from "./states.ts";
 
 /** The job control methods an MES (or the processor on the DCS's behalf) calls. */
 export const JOB_METHODS = [
@@ -105,16 +105,7 @@ export type Cell = Rule | ReturnStatus;
 export type TableState = InitialState | JobState;
 
 /** The table's rows, InitialState first. */
-export const TABLE_STATES: readonly TableState[] = [
-  "InitialState",
-  "NotAllowedToStart",
-  "AllowedToStart",
-  "Running",
-  "Interrupted",
-  "Ended",
-  "Aborted",
-  "EndState",
-];
+export const TABLE_STATES: readonly TableState[] = ["InitialState", ...SPEC_STATES, "EndState"];
 
 function rule(to: JobState, toSubstate: Rule["toSubstate"], name: string, number: number): Rule {
   return { to, toSubstate, machine: "JobOrder", name, number };
