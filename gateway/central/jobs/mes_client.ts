@@ -12,21 +12,8 @@ import { Buffer } from "node:buffer";
 import mqtt from "mqtt";
 import { errorMessage } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
-
-/** One job in a state index (as the publisher writes it). */
-export interface IndexedJob {
-  job_order_id: string;
-  state: { state_text: { text: string; locale: string }; state_number: number }[];
-  has_result: boolean;
-}
-
-/** The retained state index of a scope. */
-export interface StateIndex {
-  seq: number;
-  scope: string;
-  published_at: string;
-  jobs: IndexedJob[];
-}
+import type { StateIndexPayload } from "./publish_index.ts";
+import { STATE_NUMBERS } from "./states.ts";
 
 /** Options of {@linkcode MesClient}. */
 export interface MesClientOptions {
@@ -59,7 +46,8 @@ interface SavedState {
   pending: string[];
 }
 
-const ENDED = 5, ABORTED = 6;
+/** State numbers of the clearable states (Ended, Aborted). */
+const CLEARABLE = new Set([STATE_NUMBERS.Ended, STATE_NUMBERS.Aborted]);
 const RETAINED_GRACE_MS = 1000;
 const CLEAR_TYPE = "org.opcfoundation.ISA95-JOBCONTROL_V2.Clear.v2";
 
@@ -73,7 +61,7 @@ export class MesClient {
   /** Scope -> the resync loop running for it. */
   readonly #queues = new Map<string, Promise<void>>();
   /** Scope -> the newest index not handled yet. */
-  readonly #latest = new Map<string, StateIndex>();
+  readonly #latest = new Map<string, StateIndexPayload>();
   /** scope/jobOrderId cleared by this client (a later index may still list them). */
   readonly #cleared = new Set<string>();
 
@@ -108,7 +96,7 @@ export class MesClient {
       );
       if (waiter) return waiter(payload);
       if (!topic.endsWith("/state-index") || payload.length === 0) return;
-      const index = JSON.parse(payload.toString("utf8")) as StateIndex;
+      const index = JSON.parse(payload.toString("utf8")) as StateIndexPayload;
       // Only the newest index matters: one resync per scope at a time, then the latest one.
       this.#latest.set(index.scope, index);
       if (!this.#queues.has(index.scope)) this.#queues.set(index.scope, this.#drain(index.scope));
@@ -146,7 +134,7 @@ export class MesClient {
   }
 
   /** Records and clears every terminal job with a result in the index. */
-  async #resync(index: StateIndex): Promise<void> {
+  async #resync(index: StateIndexPayload): Promise<void> {
     const { log, prefix } = this.#options;
     const last = this.#state.lastSeq[index.scope];
     if (last !== undefined && index.seq > last + 1) {
@@ -156,7 +144,7 @@ export class MesClient {
     if (last === undefined || index.seq > last) this.#state.lastSeq[index.scope] = index.seq;
     for (const job of index.jobs) {
       const top = job.state[0]?.state_number;
-      if (!job.has_result || (top !== ENDED && top !== ABORTED)) continue;
+      if (!job.has_result || !CLEARABLE.has(top)) continue;
       const key = `${index.scope}/${job.job_order_id}`;
       if (this.#cleared.has(key)) continue;
       if (!this.#state.pending.includes(key)) {
