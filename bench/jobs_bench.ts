@@ -30,8 +30,8 @@ import { RedisJobStore } from "../gateway/central/jobs/dao.ts";
 import { applyMethod, isListed, type Job, jobStateArray } from "../gateway/central/jobs/mod.ts";
 import { RedisChangeFeed } from "../gateway/central/jobs/publish_feed.ts";
 import { ScopeIndex } from "../gateway/central/jobs/publish_index.ts";
-import { JOB_TOPICS, JobPublisher } from "../gateway/central/jobs/publisher.ts";
-import { KEYS } from "../gateway/central/jobs/store.ts";
+import { JobPublisher } from "../gateway/central/jobs/publisher.ts";
+import { JOB_TOPICS, KEYS } from "../gateway/central/jobs/store.ts";
 import { type JobsLatencyOptions, runJobsLatencyBench } from "./jobs_latency.ts";
 
 const encoder = new TextEncoder();

@@ -37,7 +37,7 @@ import {
 import { dcsEventId } from "../gateway/central/jobs/dcs_message.ts";
 import { applyMethod, type Job } from "../gateway/central/jobs/mod.ts";
 import { PublisherRole } from "../gateway/central/jobs/publish_role.ts";
-import { JOB_TOPICS } from "../gateway/central/jobs/publisher.ts";
+import { JOB_TOPICS } from "../gateway/central/jobs/store.ts";
 import { centralDefaults } from "../gateway/core/central_config.ts";
 import { silentLogger } from "../gateway/core/logger.ts";
 import { dcsEventsTopic } from "../gateway/edge/dcs.ts";

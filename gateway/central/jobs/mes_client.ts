@@ -14,6 +14,7 @@ import { errorMessage } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { StateIndexPayload } from "./publish_index.ts";
 import { STATE_NUMBERS } from "./states.ts";
+import { JOB_TOPICS } from "./store.ts";
 
 /** Options of {@linkcode MesClient}. */
 export interface MesClientOptions {
@@ -103,7 +104,7 @@ export class MesClient {
     });
     await client.subscribeAsync(this.#replyTopic(), { qos: 1 });
     await client.subscribeAsync(
-      options.scopes.map((s) => `${options.prefix}/${s}/state-index`),
+      options.scopes.map((s) => JOB_TOPICS.stateIndex(options.prefix, s)),
       { qos: 1 },
     );
   }
@@ -148,7 +149,7 @@ export class MesClient {
       const key = `${index.scope}/${job.job_order_id}`;
       if (this.#cleared.has(key)) continue;
       if (!this.#state.pending.includes(key)) {
-        const topic = `${prefix}/${index.scope}/result/${job.job_order_id}`;
+        const topic = JOB_TOPICS.result(prefix, index.scope, job.job_order_id);
         const result = await this.#retained(topic);
         if (result === undefined) continue; // deleted meanwhile: cleared by someone else
         await this.#record(index.scope, job.job_order_id, result);
@@ -205,7 +206,7 @@ export class MesClient {
     const id = crypto.randomUUID();
     const payload = await this.#await(id, async () => {
       await this.#client!.publishAsync(
-        `${this.#options.prefix}/${scope}/commands`,
+        JOB_TOPICS.commands(this.#options.prefix, scope),
         JSON.stringify({ JobOrderID: jobOrderId, Comment: [] }),
         {
           qos: 1,

@@ -38,7 +38,7 @@ import {
   returnStatusToJson,
   type TransitionInfo,
 } from "./mod.ts";
-import { type JobStore, KEYS } from "./store.ts";
+import { JOB_TOPICS, type JobStore, KEYS } from "./store.ts";
 
 const NAMESPACE = "org.opcfoundation.ISA95-JOBCONTROL_V2";
 const SCHEMAS = "https://aschamberger.github.com/schemas/UA/ISA95-JOBCONTROL_V2/v2.0.0/#/$defs/";
@@ -135,8 +135,9 @@ export class JobsProcessor {
       this.#queues.set(scope, next);
     });
     for (const scope of await this.#store.scopes()) await this.#announce(scope);
-    await client.subscribeAsync(`${options.prefix}/+/commands`, { qos: 1 });
-    options.log.info("Jobs processor subscribed", { topic: `${options.prefix}/+/commands` });
+    const commands = JOB_TOPICS.commands(options.prefix, "+");
+    await client.subscribeAsync(commands, { qos: 1 });
+    options.log.info("Jobs processor subscribed", { topic: commands });
   }
 
   /** Waits for the calls in progress and disconnects. */
@@ -227,7 +228,7 @@ export class JobsProcessor {
       causationid: call.id,
     });
     await this.#publish({
-      topic: `${this.#options.prefix}/${scope}/events`,
+      topic: JOB_TOPICS.events(this.#options.prefix, scope),
       payload: JSON.stringify({
         JobOrder: result.job.order,
         JobState: jobStateArray(result.job),
@@ -292,7 +293,7 @@ export class JobsProcessor {
       subject: scope,
     });
     await this.#publish({
-      topic: `${this.#options.prefix}/${scope}/metadata`,
+      topic: JOB_TOPICS.metadata(this.#options.prefix, scope),
       payload: JSON.stringify({
         modelUri: "http://opcfoundation.org/UA/Machinery/Jobs/",
         modelVersion: "1.0.1",

@@ -41,17 +41,10 @@ import {
 } from "./publish_feed.ts";
 import { ScopeIndex } from "./publish_index.ts";
 import { isClearable, isListed, type Job } from "./state_machine.ts";
-import { type ChangeEntry, type JobStore, KEYS } from "./store.ts";
+import { type ChangeEntry, JOB_TOPICS, type JobStore, KEYS } from "./store.ts";
 
 /** Change types that publish the job order. */
 const ORDER_CHANGES: ReadonlySet<string> = new Set(["Store", "StoreAndStart", "Update"]);
-
-/** The retained topics of a scope. */
-export const JOB_TOPICS = {
-  stateIndex: (prefix: string, scope: string) => `${prefix}/${scope}/state-index`,
-  order: (prefix: string, scope: string, id: string) => `${prefix}/${scope}/order/${id}`,
-  result: (prefix: string, scope: string, id: string) => `${prefix}/${scope}/result/${id}`,
-} as const;
 
 /** Where the publisher reads and writes. */
 export interface PublisherDeps {

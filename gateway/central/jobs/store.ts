@@ -33,6 +33,22 @@ export const KEYS = {
   commandAnswer: (scope: string, cloudEventId: string) => `jobcommand:${scope}:${cloudEventId}`,
 } as const;
 
+/** The MES-facing MQTT topics of a scope (ARCHITECTURE.md, central MQTT). */
+export const JOB_TOPICS = {
+  /** MES method calls in (`+` as the scope: every scope). */
+  commands: (prefix: string, scope: string) => `${prefix}/${scope}/commands`,
+  /** Status events out. */
+  events: (prefix: string, scope: string) => `${prefix}/${scope}/events`,
+  /** Retained metadata. */
+  metadata: (prefix: string, scope: string) => `${prefix}/${scope}/metadata`,
+  /** Retained state index. */
+  stateIndex: (prefix: string, scope: string) => `${prefix}/${scope}/state-index`,
+  /** Retained job order. */
+  order: (prefix: string, scope: string, id: string) => `${prefix}/${scope}/order/${id}`,
+  /** Retained job response of a clearable job. */
+  result: (prefix: string, scope: string, id: string) => `${prefix}/${scope}/result/${id}`,
+} as const;
+
 /** Approximate length bound of each change stream (covers 30+ minutes of publisher downtime). */
 export const CHANGE_STREAM_MAXLEN = 5000;
 
