@@ -16,12 +16,8 @@ import type { CanonicalLotEvent } from "../core/canonical_event.ts";
 import type { CentralConfig } from "../core/central_config.ts";
 import type { Logger } from "../core/logger.ts";
 import type { LotCommand } from "../core/plugin.ts";
-import { uuidV5 } from "../core/uuid.ts";
+import { isUuid, UUID_PATTERN, uuidV5 } from "../core/uuid.ts";
 import type { Sql, TransactionSql } from "../io/postgres.ts";
-
-/** A UUID, as PostgreSQL's ~* and as a JavaScript RegExp. */
-const UUID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
-const UUID = new RegExp(UUID_PATTERN, "i");
 
 /** Where a saga is. */
 export type SagaState = "commanded" | "completed" | "compensated" | "compensation_failed";
@@ -285,7 +281,7 @@ function view(row: Record<string, unknown>): SagaView {
 
 /** One saga by its id (= the receive command's id) or the shipment's reference. */
 export async function findSagas(sql: Sql, id: string): Promise<SagaView[]> {
-  const rows = UUID.test(id)
+  const rows = isUuid(id)
     ? await sql`SELECT * FROM transfer_sagas WHERE saga_id = ${id}`
     : await sql`SELECT * FROM transfer_sagas WHERE correlation_id = ${id} ORDER BY created_at`;
   return rows.map(view);

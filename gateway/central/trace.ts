@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { isUuid } from "../core/uuid.ts";
 import type { Sql } from "../io/postgres.ts";
 
 /** Which way to walk the genealogy. */
@@ -40,14 +41,12 @@ export interface LotView {
   systemLots: { plantId: string; system: string; lotId: string }[];
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * The canonical id of `id`: a canonical UUID as it is, or `plant:system:lot` looked up in the
  * mapping. Undefined when the lot is unknown.
  */
 export async function resolveLot(sql: Sql, id: string): Promise<string | undefined> {
-  if (UUID.test(id)) {
+  if (isUuid(id)) {
     const rows = await sql`SELECT 1 FROM system_lots WHERE canonical_lot_id = ${id} LIMIT 1`;
     return rows.length > 0 ? id.toLowerCase() : undefined;
   }

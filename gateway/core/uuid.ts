@@ -1,4 +1,14 @@
 /** Namespace of every plantgate UUIDv5 (a random UUID fixed forever; changing it changes all ids). */
+/** A UUID in its text form (any version), as a pattern for PostgreSQL's `~*` and for RegExp. */
+export const UUID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
+
+const UUID = new RegExp(UUID_PATTERN, "i");
+
+/** Whether `text` is a UUID (case-insensitive). */
+export function isUuid(text: string): boolean {
+  return UUID.test(text);
+}
+
 export const PLANTGATE_NAMESPACE = "3d0c7a4e-6f1b-4c52-9a8e-5b2f1e7d9c10";
 
 function uuidBytes(uuid: string): Uint8Array {

@@ -33,6 +33,7 @@ import {
   utf8Text,
   writeStdoutBytes,
 } from "./cli_io.ts";
+import { isUuid } from "../core/uuid.ts";
 import { bindSources } from "./edge.ts";
 import type { Source } from "./ingest.ts";
 
@@ -60,7 +61,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.`;
 /** A dead letter id argument: the numeric id or the dead-letter UUID. */
 function parseId(arg: string): number | string {
   if (/^\d+$/.test(arg)) return Number(arg);
-  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(arg)) {
+  if (isUuid(arg)) {
     return arg.toLowerCase();
   }
   throw new UsageError(`"${arg}" is not a dead letter id (a number or a dead-letter UUID)`);

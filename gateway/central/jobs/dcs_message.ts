@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { uuidV5 } from "../../core/uuid.ts";
+import { isUuid, uuidV5 } from "../../core/uuid.ts";
 import { checkJobOrder, type JobOrder } from "./job_order.ts";
 import type { JobResponse } from "./store.ts";
 import { INTERNAL_TRANSITIONS, type JobEvent } from "./transitions.ts";
@@ -60,7 +60,6 @@ export class DcsMessageError extends Error {
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SCOPE = /^[A-Za-z0-9_-]{1,64}$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -136,7 +135,7 @@ function text(o: Obj, field: string, prefix = ""): void {
 
 function uuid(o: Obj, field: string): void {
   text(o, field);
-  if (!UUID.test(o[field] as string)) throw new DcsMessageError(field, "must be a UUID");
+  if (!isUuid(o[field] as string)) throw new DcsMessageError(field, "must be a UUID");
 }
 
 function scope(o: Obj): void {
