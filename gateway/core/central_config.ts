@@ -98,9 +98,8 @@ export interface JobsSettings {
 
 /** The configuration an empty file gives: every default (for tests and tools). */
 export function centralDefaults(): CentralConfig {
-  const value: Record<string, Record<string, unknown>> = {};
+  const value: Record<string, unknown> = {};
   new Ajv({ useDefaults: true, strict: false }).compile(schema)(value);
-  value.nats.name = "plantgate-central";
   return value as unknown as CentralConfig;
 }
 
@@ -117,7 +116,6 @@ export async function loadCentralConfig(
   const raw = value as Record<string, Record<string, unknown>>;
   const problems: ConfigProblem[] = [];
   const ctx = { source, env, base: dirname(resolve(file)), problems };
-  raw.nats.name ??= "plantgate-central";
   const natsPassword = secret(raw.nats, "nats", "password", ctx);
   if (natsPassword !== undefined) raw.nats.password = natsPassword;
   const token = secret(raw.nats, "nats", "token", ctx);
