@@ -21,7 +21,12 @@ import {
   ensureDcsEventsConsumer,
   redisEventLedger,
 } from "../gateway/central/jobs/dcs_events.ts";
-import { JobsProcessor, redisAnswerCache } from "../gateway/central/jobs/processor.ts";
+import {
+  JobsProcessor,
+  methodCallMessage,
+  redisAnswerCache,
+} from "../gateway/central/jobs/processor.ts";
+import { JOB_TOPICS } from "../gateway/central/jobs/store.ts";
 import { PublisherRole } from "../gateway/central/jobs/publish_role.ts";
 import { centralDefaults } from "../gateway/core/central_config.ts";
 import { silentLogger } from "../gateway/core/logger.ts";
@@ -101,22 +106,17 @@ integrationTest(
       mes.on("message", (topic, payload) => retained.set(topic, payload.toString()));
       await mes.subscribeAsync(`${jobs.prefix}/${SCOPE}/result/+`, { qos: 1 });
 
+      const storeAndStart = methodCallMessage({
+        method: "StoreAndStart",
+        data: { JobOrder: { JobOrderID: "JO-1", Priority: 3 }, Comment: [] },
+        id: "ce-store-and-start-1",
+        source: "urn:mes",
+        scope: SCOPE,
+      });
       await mes.publishAsync(
-        `${jobs.prefix}/${SCOPE}/commands`,
-        JSON.stringify({ JobOrder: { JobOrderID: "JO-1", Priority: 3 }, Comment: [] }),
-        {
-          qos: 1,
-          properties: {
-            contentType: "application/json",
-            userProperties: {
-              specversion: "1.0",
-              id: "ce-store-and-start-1",
-              type: "org.opcfoundation.ISA95-JOBCONTROL_V2.StoreAndStart.v2",
-              source: "urn:mes",
-              subject: SCOPE,
-            },
-          },
-        },
+        JOB_TOPICS.commands(jobs.prefix, SCOPE),
+        storeAndStart.payload,
+        storeAndStart.options,
       );
 
       const job = await until(async () => {

@@ -16,9 +16,13 @@ import { MesClient } from "../gateway/central/jobs/mes_client.ts";
 import { applyDcsEvent, redisEventLedger } from "../gateway/central/jobs/dcs_events.ts";
 import { type DcsEvent, dcsEventId } from "../gateway/central/jobs/dcs_message.ts";
 import type { JobEvent } from "../gateway/central/jobs/mod.ts";
-import { JobsProcessor, redisAnswerCache } from "../gateway/central/jobs/processor.ts";
+import {
+  JobsProcessor,
+  methodCallMessage,
+  redisAnswerCache,
+} from "../gateway/central/jobs/processor.ts";
 import { PublisherRole } from "../gateway/central/jobs/publish_role.ts";
-import type { JobResponse } from "../gateway/central/jobs/store.ts";
+import { JOB_TOPICS, type JobResponse } from "../gateway/central/jobs/store.ts";
 import { centralDefaults } from "../gateway/core/central_config.ts";
 import { silentLogger } from "../gateway/core/logger.ts";
 import { connectRedis } from "../gateway/io/redis.ts";
@@ -66,23 +70,14 @@ integrationTest(
       // The MES stores the jobs through the processor (StoreAndStart), then goes offline.
       const mes = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: "mes-cmd" });
       for (let i = 0; i < JOBS; i++) {
-        await mes.publishAsync(
-          `${jobs.prefix}/${SCOPE}/commands`,
-          JSON.stringify({ JobOrder: { JobOrderID: `JO-${i}` }, Comment: [] }),
-          {
-            qos: 1,
-            properties: {
-              contentType: "application/json",
-              userProperties: {
-                specversion: "1.0",
-                id: `store-${i}`,
-                type: "org.opcfoundation.ISA95-JOBCONTROL_V2.StoreAndStart.v2",
-                source: "urn:mes",
-                subject: SCOPE,
-              },
-            },
-          },
-        );
+        const call = methodCallMessage({
+          method: "StoreAndStart",
+          data: { JobOrder: { JobOrderID: `JO-${i}` }, Comment: [] },
+          id: `store-${i}`,
+          source: "urn:mes",
+          scope: SCOPE,
+        });
+        await mes.publishAsync(JOB_TOPICS.commands(jobs.prefix, SCOPE), call.payload, call.options);
       }
       await mes.endAsync();
       await until(

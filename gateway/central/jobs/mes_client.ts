@@ -8,11 +8,12 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import mqtt from "mqtt";
 import { errorMessage } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
 import type { StateIndexPayload } from "./publish_index.ts";
+import { methodCallMessage } from "./processor.ts";
 import { STATE_NUMBERS } from "./states.ts";
 import { JOB_TOPICS } from "./store.ts";
 
@@ -50,7 +51,6 @@ interface SavedState {
 /** State numbers of the clearable states (Ended, Aborted). */
 const CLEARABLE = new Set([STATE_NUMBERS.Ended, STATE_NUMBERS.Aborted]);
 const RETAINED_GRACE_MS = 1000;
-const CLEAR_TYPE = "org.opcfoundation.ISA95-JOBCONTROL_V2.Clear.v2";
 
 /** Follows the scopes until stopped. */
 export class MesClient {
@@ -205,24 +205,18 @@ export class MesClient {
   async #clear(scope: string, jobOrderId: string): Promise<number | undefined> {
     const id = crypto.randomUUID();
     const payload = await this.#await(id, async () => {
+      const message = methodCallMessage({
+        method: "Clear",
+        data: { JobOrderID: jobOrderId, Comment: [] },
+        id,
+        source: `urn:plantgate:mes-client:${this.#options.clientId}`,
+        scope,
+        replyTo: { topic: this.#replyTopic(), correlationData: new TextEncoder().encode(id) },
+      });
       await this.#client!.publishAsync(
         JOB_TOPICS.commands(this.#options.prefix, scope),
-        JSON.stringify({ JobOrderID: jobOrderId, Comment: [] }),
-        {
-          qos: 1,
-          properties: {
-            responseTopic: this.#replyTopic(),
-            correlationData: Buffer.from(id),
-            contentType: "application/json",
-            userProperties: {
-              specversion: "1.0",
-              id,
-              type: CLEAR_TYPE,
-              source: `urn:plantgate:mes-client:${this.#options.clientId}`,
-              subject: scope,
-            },
-          },
-        },
+        message.payload,
+        message.options,
       );
     });
     return payload === undefined ? undefined : Number(JSON.parse(payload.toString()).ReturnStatus);

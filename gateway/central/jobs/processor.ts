@@ -19,7 +19,7 @@
  *
  * @module
  */
-import type { Buffer } from "node:buffer";
+import { Buffer } from "node:buffer";
 import mqtt from "mqtt";
 import { errorMessage } from "../../core/errors.ts";
 import type { Logger } from "../../core/logger.ts";
@@ -44,6 +44,53 @@ const NAMESPACE = "org.opcfoundation.ISA95-JOBCONTROL_V2";
 const SCHEMAS = "https://aschamberger.github.com/schemas/UA/ISA95-JOBCONTROL_V2/v2.0.0/#/$defs/";
 const METHOD_TYPE = new RegExp(`^${NAMESPACE.replaceAll(".", "\\.")}\\.(\\w+)\\.v2$`);
 const STATUS_EVENT = "ISA95JobOrderStatusEventType";
+
+/** The CloudEvent type of an MES method call (and of its response). */
+export function methodType(method: string): string {
+  return `${NAMESPACE}.${method}.v2`;
+}
+
+/** What an MES sends to call a method (the arguments and where its answer should go). */
+export interface MethodCall {
+  method: string;
+  /** The method's arguments: `{JobOrder, Comment}` or `{JobOrderID, Comment}`. */
+  data: unknown;
+  /** CloudEvent id; a repeat with the same id is answered again, not applied again. */
+  id: string;
+  source: string;
+  scope: string;
+  /** Where the answer goes, with the correlation data it will echo. */
+  replyTo?: { topic: string; correlationData: Uint8Array };
+}
+
+/** A method call as an MQTT v5 message in binary content mode (QoS 1). */
+export function methodCallMessage(
+  call: MethodCall,
+): { payload: string; options: mqtt.IClientPublishOptions } {
+  const attributes = {
+    specversion: "1.0",
+    id: call.id,
+    type: methodType(call.method),
+    source: call.source,
+    subject: call.scope,
+  };
+  return {
+    payload: JSON.stringify(call.data),
+    options: {
+      qos: 1,
+      properties: {
+        contentType: "application/json",
+        userProperties: attributes,
+        ...(call.replyTo
+          ? {
+            responseTopic: call.replyTo.topic,
+            correlationData: Buffer.from(call.replyTo.correlationData),
+          }
+          : {}),
+      },
+    },
+  };
+}
 
 /** Where answers to calls are kept for re-sending to duplicates (Redis SET EX in production). */
 export interface AnswerCache {
@@ -247,7 +294,7 @@ export class JobsProcessor {
   ): Outgoing {
     const attributes = cloudEvent({
       source: this.#options.source,
-      type: call?.type ?? `${NAMESPACE}.${method}.v2`,
+      type: call?.type ?? methodType(method),
       dataschema: `${SCHEMAS}${method}Response`,
       subject: scope,
       ...(call ? { causationid: call.id } : {}),

@@ -6,10 +6,8 @@ import { startMosquitto, startRedis } from "../../sim/servers.ts";
 import { integrationTest } from "../../../tests/_integration.ts";
 import { RedisJobStore } from "./dao.ts";
 import { INVALID_JOB_ORDER_STATUS, INVALID_REQUEST, NO_ERROR, returnStatusToJson } from "./mod.ts";
-import { JobsProcessor, redisAnswerCache } from "./processor.ts";
+import { JobsProcessor, methodCallMessage, redisAnswerCache } from "./processor.ts";
 import { KEYS } from "./store.ts";
-
-const TYPE = (method: string) => `org.opcfoundation.ISA95-JOBCONTROL_V2.${method}.v2`;
 
 integrationTest(
   "MES method calls over MQTT v5 CloudEvents: answered, applied, evented, duplicates answered again",
@@ -52,21 +50,15 @@ integrationTest(
     let n = 0;
     const call = async (method: string, data: unknown, id = `ce-${++n}`) => {
       const correlation = `corr-${id}`;
-      await mes.publishAsync("app/jobs/press-1/commands", JSON.stringify(data), {
-        qos: 1,
-        properties: {
-          responseTopic: "mes/replies",
-          correlationData: Buffer.from(correlation),
-          contentType: "application/json",
-          userProperties: {
-            specversion: "1.0",
-            id,
-            type: TYPE(method),
-            source: "urn:mes",
-            subject: "press-1",
-          },
-        },
+      const message = methodCallMessage({
+        method,
+        data,
+        id,
+        source: "urn:mes",
+        scope: "press-1",
+        replyTo: { topic: "mes/replies", correlationData: new TextEncoder().encode(correlation) },
       });
+      await mes.publishAsync("app/jobs/press-1/commands", message.payload, message.options);
       const deadline = Date.now() + 10_000;
       while (!answers.has(correlation) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 20));
