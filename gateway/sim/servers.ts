@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { resolve } from "node:path";
 import { connectPostgres, type Sql } from "../io/postgres.ts";
 
 /** A private server process. `await using` stops it and removes nothing but the process. */
@@ -141,6 +142,14 @@ function managed(
 }
 
 /**
+ * The server's folder: the one given, made absolute (PostgreSQL resolves a relative log
+ * directory against its data directory, not the working directory), or a new temporary one.
+ */
+async function serverDir(given: string | undefined, prefix: string): Promise<string> {
+  return given === undefined ? await Deno.makeTempDir({ prefix }) : resolve(given);
+}
+
+/**
  * Disposing the server also deletes its folder when it is a temporary one made by the start
  * function (a database folder of a benchmark holds gigabytes; /tmp would fill up run by run).
  * A folder the caller passed is left alone.
@@ -161,7 +170,7 @@ function currentUser(): string {
 
 /** Starts a private Mosquitto 2 (MQTT v5) with persistence on. */
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<PrivateServer> {
-  const dir = options.dir ?? await Deno.makeTempDir({ prefix: "plantgate-mosquitto-" });
+  const dir = await serverDir(options.dir, "plantgate-mosquitto-");
   await Deno.mkdir(dir, { recursive: true });
   const port = options.port ?? freePort();
   const conf = `${dir}/mosquitto.conf`;
@@ -198,7 +207,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Pr
 
 /** Starts a private nats-server with JetStream. */
 export async function startNats(options: NatsOptions = {}): Promise<PrivateServer> {
-  const dir = options.dir ?? await Deno.makeTempDir({ prefix: "plantgate-nats-" });
+  const dir = await serverDir(options.dir, "plantgate-nats-");
   await Deno.mkdir(dir, { recursive: true });
   const port = options.port ?? freePort();
   const log = `${dir}/nats.log`;
@@ -262,7 +271,7 @@ async function asPostgresUser(dir: string): Promise<string[]> {
 
 /** Starts a private PostgreSQL (trust auth on 127.0.0.1, user and database `postgres`). */
 export async function startPostgres(options: PostgresOptions = {}): Promise<PrivateServer> {
-  const dir = options.dir ?? await Deno.makeTempDir({ prefix: "plantgate-postgres-" });
+  const dir = await serverDir(options.dir, "plantgate-postgres-");
   await Deno.mkdir(dir, { recursive: true });
   const port = options.port ?? freePort();
   const bin = await postgresBinDir();
@@ -382,7 +391,7 @@ async function redisPing(port: number): Promise<boolean> {
 
 /** Starts a private redis-server 7 (no password; persistence only when asked). */
 export async function startRedis(options: RedisOptions = {}): Promise<PrivateServer> {
-  const dir = options.dir ?? await Deno.makeTempDir({ prefix: "plantgate-redis-" });
+  const dir = await serverDir(options.dir, "plantgate-redis-");
   await Deno.mkdir(dir, { recursive: true });
   const port = options.port ?? freePort();
   const conf = `${dir}/redis.conf`;

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { startMosquitto, startNats, startRedis } from "./servers.ts";
+import { isAbsolute, relative } from "node:path";
+import { integrationTest } from "../../tests/_integration.ts";
+import { startMosquitto, startNats, startPostgres, startRedis } from "./servers.ts";
 
 async function canConnect(port: number): Promise<boolean> {
   try {
@@ -68,3 +70,17 @@ Deno.test("a private server started without a folder deletes its temporary folde
   assert.ok((await Deno.stat(own)).isDirectory, "a folder the caller gave is kept");
   await Deno.remove(own, { recursive: true });
 });
+
+integrationTest(
+  "a server folder given as a relative path works (PostgreSQL resolves its log folder against its data folder)",
+  async () => {
+    const own = await Deno.makeTempDir({ prefix: "plantgate-test-relative-" });
+    try {
+      await using pg = await startPostgres({ dir: relative(Deno.cwd(), own) });
+      assert.ok(isAbsolute(pg.dir), pg.dir);
+      assert.ok(pg.pid !== undefined);
+    } finally {
+      await Deno.remove(own, { recursive: true });
+    }
+  },
+);
